@@ -1,0 +1,166 @@
+"""Cases as the linkage graph knows them: one record per case, merged from its reports.
+
+:class:`CaseBook` is a pipeline sink. It folds incident reports into cases (a
+supplementary report names the ``case_id`` it adds to), places each scene in its
+county with :mod:`geo.lookup`, counts sightings and keeps each team's latest
+status. The linkage core (space-time, persons, MO) builds on top of it.
+
+Merging rules for a supplementary report: persons, vehicles, organisations and
+MO tags are added (exact repeats dropped); a loss figure replaces the earlier
+one (supplementary reports restate the running total); the scene and window of
+the first report stay unless the first report had no narrower window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from geo.lookup import JurisdictionIndex
+from ingest.models import Incident, Message, Organization, PersonMention, Sighting, TeamStatus, Vehicle
+
+__all__ = ["Case", "CaseBook", "TeamPosition"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Case:
+    """A case: the scene, window and everything its reports mention."""
+
+    case_id: str
+    category: str
+    lon: float
+    lat: float
+    reported_at: dt.datetime
+    occurred_start: dt.datetime
+    occurred_end: dt.datetime
+    county: int
+    city: int
+    address: str | None = None
+    loss_cny: float = 0.0
+    report_ids: list[str] = field(default_factory=list)
+    mo: list[str] = field(default_factory=list)
+    persons: list[PersonMention] = field(default_factory=list)
+    vehicles: list[Vehicle] = field(default_factory=list)
+    organizations: list[Organization] = field(default_factory=list)
+    category_known: bool = True
+
+    @property
+    def outside_province(self) -> bool:
+        """Scene outside the served province: accepted, but flagged."""
+        return self.county == 0
+
+
+@dataclass(frozen=True, slots=True)
+class TeamPosition:
+    team_id: str
+    status: str
+    lon: float | None
+    lat: float | None
+    at: dt.datetime
+
+
+def _extend_unique(target: list, items: Sequence) -> None:
+    for item in items:
+        if item not in target:
+            target.append(item)
+
+
+class CaseBook:
+    """Thread-safe case registry fed by the pipeline (implements ``ingest.pipeline.Sink``)."""
+
+    def __init__(self, index: JurisdictionIndex | None = None) -> None:
+        self.index = index or JurisdictionIndex.for_province(330000)
+        self._cases: dict[str, Case] = {}
+        self._teams: dict[str, TeamPosition] = {}
+        self._sightings: Counter[str] = Counter()
+        self._latest: dt.datetime | None = None
+        self._version = 0
+        self._lock = threading.RLock()
+
+    # -- sink ---------------------------------------------------------------
+    def apply(self, messages: Sequence[Message]) -> None:
+        """Fold a batch of newly accepted messages into the case registry."""
+        if not messages:
+            return
+        incidents = [m for m in messages if isinstance(m, Incident)]
+        counties = self.index.counties_of([m.lon for m in incidents], [m.lat for m in incidents])
+        with self._lock:
+            for msg, county in zip(incidents, counties, strict=True):
+                self._add_report(msg, int(county))
+            for msg in messages:
+                if isinstance(msg, Sighting):
+                    self._sightings[msg.entity_kind] += 1
+                elif isinstance(msg, TeamStatus):
+                    prev = self._teams.get(msg.team_id)
+                    if prev is None or prev.at <= msg.at:
+                        self._teams[msg.team_id] = TeamPosition(
+                            msg.team_id, msg.status, msg.lon, msg.lat, msg.at
+                        )
+                t = msg.event_time
+                if self._latest is None or t > self._latest:
+                    self._latest = t
+            self._version += 1
+
+    def _add_report(self, msg: Incident, county: int) -> None:
+        case = self._cases.get(msg.case)
+        if case is None:
+            case = Case(
+                case_id=msg.case,
+                category=msg.category,
+                lon=msg.lon,
+                lat=msg.lat,
+                reported_at=msg.reported_at,
+                occurred_start=msg.occurred_start,
+                occurred_end=msg.occurred_end,
+                county=county,
+                city=self.index.city_of_county(county),
+                address=msg.address,
+                category_known=msg.category_known,
+            )
+            self._cases[msg.case] = case
+            if county == 0:
+                log.warning("case %s: scene (%.5f, %.5f) is outside the province; kept and flagged",
+                            msg.case, msg.lon, msg.lat)
+        case.report_ids.append(msg.report_id)
+        if msg.loss_cny is not None:
+            case.loss_cny = float(msg.loss_cny)
+        if case.address is None:
+            case.address = msg.address
+        _extend_unique(case.mo, msg.mo)
+        _extend_unique(case.persons, msg.persons)
+        _extend_unique(case.vehicles, msg.vehicles)
+        _extend_unique(case.organizations, msg.organizations)
+
+    # -- reads --------------------------------------------------------------
+    @property
+    def version(self) -> int:
+        return self._version
+
+    @property
+    def latest_event(self) -> dt.datetime | None:
+        return self._latest
+
+    def get(self, case_id: str) -> Case | None:
+        with self._lock:
+            return self._cases.get(case_id)
+
+    def cases(self) -> list[Case]:
+        with self._lock:
+            return list(self._cases.values())
+
+    def teams(self) -> list[TeamPosition]:
+        with self._lock:
+            return list(self._teams.values())
+
+    def sighting_counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._sightings)
+
+    def __len__(self) -> int:
+        return len(self._cases)

@@ -1,0 +1,3 @@
+from icc.cli import main
+
+raise SystemExit(main())
