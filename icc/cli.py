@@ -62,6 +62,19 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--scale", type=_positive_float, default=0.5)
     d.add_argument("--days", type=_positive_float, default=1.0)
     d.add_argument("--reset", action="store_true", help="start from an empty state")
+
+    g = sub.add_parser("geo", help="the served province's jurisdictions")
+    gsub = g.add_subparsers(dest="geo_command", required=True)
+    gsub.add_parser("summary", help="counts per tier")
+    loc = gsub.add_parser("locate", help="which county, city and province hold a point")
+    loc.add_argument("lon", type=float)
+    loc.add_argument("lat", type=float)
+
+    dl = sub.add_parser("deadletter", help="rejected messages")
+    dlsub = dl.add_subparsers(dest="dl_command", required=True)
+    dll = dlsub.add_parser("list", help="show dead letters with reason and position")
+    dll.add_argument("--all", action="store_true", help="include resolved ones")
+    dll.add_argument("--limit", type=int, default=50)
     return p
 
 
@@ -88,6 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_replay(args, settings, out)
         if args.command == "scenario":
             return _cmd_scenario(args, out)
+        if args.command == "geo":
+            return _cmd_geo(args, settings, out)
+        if args.command == "deadletter":
+            return _cmd_deadletter(args, settings, out)
         if args.command == "demo":
             from icc.demo import run_demo
 
@@ -116,6 +133,40 @@ def _cmd_scenario(args: argparse.Namespace, out: Console) -> int:
 
     summary = write_scenario(args.out, seed=args.seed, days=args.days, scale=args.scale)
     out.print(f"wrote scenario to {args.out}: {summary}", highlight=False, soft_wrap=True)
+    return 0
+
+
+def _cmd_geo(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    from geo.jurisdictions import load_province
+    from geo.lookup import JurisdictionIndex
+
+    zj = load_province(settings.province)
+    if args.geo_command == "summary":
+        out.print(f"{zj.name} ({zj.adcode}): province 1, cities {len(zj.cities)}, "
+                  f"counties {len(zj.counties)}", highlight=False)
+        return 0
+    county = int(JurisdictionIndex.for_province(settings.province).counties_of([args.lon], [args.lat])[0])
+    if county == 0:
+        out.print(f"({args.lon}, {args.lat}) is outside {zj.name} ({zj.adcode})", highlight=False)
+        return 1
+    city = int(zj.counties.at[county, "city"])
+    city_name = zj.name_of(city) if city != zj.adcode else zj.name
+    out.print(f"{county} {zj.name} {city_name} {zj.name_of(county)}", highlight=False)
+    return 0
+
+
+def _cmd_deadletter(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    from rich.table import Table
+
+    from ingest.deadletter import DeadLetterStore
+
+    store = DeadLetterStore(settings.deadletter_path)
+    letters = store.list(include_resolved=args.all, limit=args.limit)
+    table = Table("id", "source", "position", "error", "raw", title=f"{len(store)} open dead letters")
+    for d in letters:
+        raw = d.raw.decode("utf-8", "replace")
+        table.add_row(str(d.id), d.source, d.position, d.error, raw[:60] + ("..." if len(raw) > 60 else ""))
+    out.print(table)
     return 0
 
 

@@ -39,7 +39,7 @@ def read_jsonl(path: Path) -> Iterator[RawMessage]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such JSON Lines file: {path}")
-    source = f"file:{path}"
+    source = f"file:{path.resolve()}"
     with path.open("rb") as fh:
         for lineno, line in enumerate(fh, start=1):
             body = line.strip()
