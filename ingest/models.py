@@ -55,7 +55,7 @@ KNOWN_CATEGORIES: frozenset[str] = frozenset(
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 ReportId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-Category = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)*$", max_length=64)]
+Category = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")]
 # 18 characters; '*' marks digits a witness or a document did not give (partial IDs).
 IdNumber = Annotated[str, StringConstraints(pattern=r"^[0-9*]{17}[0-9Xx*]$")]
 Phone = Annotated[str, StringConstraints(min_length=3, max_length=32, pattern=r"\d")]
@@ -274,6 +274,8 @@ def _expected(err: dict[str, Any]) -> str:
     for prefix in ("Input should be ", "Value should be "):
         if msg.startswith(prefix):
             return msg[len(prefix):]
+    if msg.startswith("String should have "):
+        return "a string with " + msg[len("String should have "):]
     if msg == "Field required":
         return "a value (the field is required)"
     return msg[0].lower() + msg[1:]
@@ -288,7 +290,9 @@ def _to_contract_error(exc: ValidationError, raw: bytes | str) -> ContractError:
             errors.append((field, value, _expected(err)))
             continue
         if err["type"] == "union_tag_invalid":
-            field, value = "kind", (err.get("ctx") or {}).get("tag")
+            inp = err.get("input")
+            field = "kind"
+            value = inp.get("kind") if isinstance(inp, dict) else (err.get("ctx") or {}).get("tag")
             errors.append((field, value, _expected(err)))
             continue
         if err["type"] == "missing":
@@ -326,6 +330,11 @@ def parse_message(raw: bytes | str) -> Message:
     Raises :class:`ContractError` naming the field, the bad value and what was
     expected. Complexity: O(len(raw)).
     """
+    if isinstance(raw, bytes):
+        if raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark is not content
+            raw = raw[3:]
+    elif raw.startswith("\ufeff"):
+        raw = raw[1:]
     try:
         return _ADAPTER.validate_json(raw)
     except ValidationError as exc:
