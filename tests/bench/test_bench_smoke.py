@@ -122,3 +122,17 @@ def test_ratios_and_timed() -> None:
     assert len(timing.times_s) == 4 and timing.best_s <= timing.median_s
     with pytest.raises(ValueError, match="repeat"):
         timed(lambda: None, repeat=0)
+
+
+def test_geo_quick_json(tmp_path: Path) -> None:
+    proc = _run_bench("geo", tmp_path, "--json", "--n", "5000")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    validate_result(result)
+    assert result["bench"] == "geo"
+    assert result["params"]["lookup_agreement_with_sjoin"] == 1.0
+    for key in ("lookups_per_s", "haversine_pairs_per_s", "local_pairs_per_s"):
+        assert result["ours"][key] > 0 and result["baseline"][key] > 0
+    assert result["ours"]["haversine_max_error_pct"] < 0.5
+    assert (tmp_path / "geo.json").is_file()
+    assert (tmp_path / "geo.png").read_bytes().startswith(PNG_MAGIC)
