@@ -28,7 +28,7 @@ install-test: $(VENV)/.installed-test  ## also install the test extras
 chromium:                              ## Debian chromium for the browser tests
 	@if [ ! -x /usr/bin/chromium ]; then \
 		echo "installing Debian chromium (browser tests)"; \
-		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei; \
 	fi
 
 demo: $(VENV)/.installed               ## start the command center on the embedded defaults

@@ -38,7 +38,7 @@ TIME_WINDOWS: dict[str, dt.timedelta | None] = {
     "all": None,
 }
 TIME_WINDOW_LABELS = {"1h": "last 1 h", "6h": "last 6 h", "24h": "last 24 h", "all": "all"}
-DEFAULT_MAX_MARKERS = 5000
+DEFAULT_MAX_MARKERS = 3000  # about 1 MB of markers per redraw
 
 
 @dataclass(frozen=True)

@@ -37,9 +37,12 @@ def _in_county(px, py, k, row, ny, row_ptr, edge_idx, x1, y1, x2, y2):  # noqa: 
         bx = x2[e]
         by = y2[e]
         # on the edge itself: inside
-        if min(ay, by) <= py <= max(ay, by) and min(ax, bx) <= px <= max(ax, bx):
-            if (bx - ax) * (py - ay) - (by - ay) * (px - ax) == 0.0:
-                return True
+        if (
+            min(ay, by) <= py <= max(ay, by)
+            and min(ax, bx) <= px <= max(ax, bx)
+            and (bx - ax) * (py - ay) - (by - ay) * (px - ax) == 0.0
+        ):
+            return True
         if (ay > py) != (by > py):
             xi = ax + (py - ay) * (bx - ax) / (by - ay)
             if px < xi:

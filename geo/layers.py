@@ -119,7 +119,10 @@ def _build(adcode: int) -> dict[str, dict[str, Any]]:
         tolerance *= _TOLERANCE_STEP
     log.info(
         "simplified %d counties of %d at tolerance %.5f deg: %d bytes",
-        len(props), adcode, tolerance, size,
+        len(props),
+        adcode,
+        tolerance,
+        size,
     )
 
     city_codes = counties["city"].to_numpy()

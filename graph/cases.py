@@ -21,7 +21,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from geo.lookup import JurisdictionIndex
-from ingest.models import Incident, Message, Organization, PersonMention, Sighting, TeamStatus, Vehicle
+from ingest.models import (
+    Incident,
+    Message,
+    Organization,
+    PersonMention,
+    Sighting,
+    TeamStatus,
+    Vehicle,
+)
 
 __all__ = ["Case", "CaseBook", "TeamPosition"]
 

@@ -52,6 +52,7 @@ def test_simplified_counties_valid_and_without_gaps_or_overlaps(counties: dict) 
     simp_union = shapely.union_all(simplified)
     # Covers the original province up to a small area (simplification moves edges by < ~250 m).
     assert orig_union.difference(simp_union).area / orig_union.area < 0.005
+
     # No slivers: the simplified union has no holes the original does not have.
     def holes(geom: shapely.Geometry) -> int:
         return int(sum(shapely.get_num_interior_rings(shapely.get_parts(geom))))
