@@ -41,7 +41,9 @@ def make_points(n: int, seed: int = 11) -> tuple[np.ndarray, np.ndarray]:
     cx, cy = centres.x.to_numpy(), centres.y.to_numpy()
     near = int(n * 0.8)
     pick = rng.integers(0, len(cx), near)
-    lon = np.concatenate([cx[pick] + rng.normal(0, 0.15, near), rng.uniform(118.0, 123.2, n - near)])
+    lon = np.concatenate(
+        [cx[pick] + rng.normal(0, 0.15, near), rng.uniform(118.0, 123.2, n - near)]
+    )
     lat = np.concatenate([cy[pick] + rng.normal(0, 0.12, near), rng.uniform(27.0, 31.2, n - near)])
     order = rng.permutation(n)
     return lon[order], lat[order]

@@ -121,8 +121,26 @@ def fill_rows(cell_code, nx, ny, k_count, x0, y0, d, row_ptr, edge_idx, x1, y1, 
 
 
 @njit(cache=True)
-def lookup(lons, lats, x0, y0, d, nx, ny, cell_code, cand_ptr, cand_idx, codes,  # noqa: ANN001, ANN201
-           row_ptr, edge_idx, x1, y1, x2, y2, out):
+def lookup(
+    lons,
+    lats,
+    x0,
+    y0,
+    d,
+    nx,
+    ny,
+    cell_code,
+    cand_ptr,
+    cand_idx,
+    codes,  # noqa: ANN001, ANN201
+    row_ptr,
+    edge_idx,
+    x1,
+    y1,
+    x2,
+    y2,
+    out,
+):
     """County adcode for each point (0 outside)."""
     for i in range(lons.shape[0]):
         px = lons[i]

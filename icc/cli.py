@@ -56,8 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="embedded pipeline fed by the scenario in real time + the map")
     d.add_argument("--host", default="127.0.0.1")
     d.add_argument("--port", type=_port, default=8050)
-    d.add_argument("--speedup", type=_positive_float, default=60.0,
-                   help="simulated seconds per wall-clock second (default 60)")
+    d.add_argument(
+        "--speedup",
+        type=_positive_float,
+        default=60.0,
+        help="simulated seconds per wall-clock second (default 60)",
+    )
     d.add_argument("--seed", type=int, default=7)
     d.add_argument("--scale", type=_positive_float, default=0.5)
     d.add_argument("--days", type=_positive_float, default=1.0)
@@ -132,7 +136,13 @@ def _cmd_scenario(args: argparse.Namespace, out: Console) -> int:
     from ingest.scenario import write_scenario
 
     summary = write_scenario(args.out, seed=args.seed, days=args.days, scale=args.scale)
-    out.print(f"wrote scenario to {args.out}: {summary}", highlight=False, soft_wrap=True)
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(summary["kinds"].items()))
+    out.print(
+        f"wrote {summary['messages']} messages ({kinds}) with {summary['series']} series "
+        f"to {args.out} (stream.jsonl, truth.json, checkpoints.csv)",
+        highlight=False,
+        soft_wrap=True,
+    )
     return 0
 
 
@@ -142,10 +152,15 @@ def _cmd_geo(args: argparse.Namespace, settings: Settings, out: Console) -> int:
 
     zj = load_province(settings.province)
     if args.geo_command == "summary":
-        out.print(f"{zj.name} ({zj.adcode}): province 1, cities {len(zj.cities)}, "
-                  f"counties {len(zj.counties)}", highlight=False)
+        out.print(
+            f"{zj.name} ({zj.adcode}): province 1, cities {len(zj.cities)}, "
+            f"counties {len(zj.counties)}",
+            highlight=False,
+        )
         return 0
-    county = int(JurisdictionIndex.for_province(settings.province).counties_of([args.lon], [args.lat])[0])
+    county = int(
+        JurisdictionIndex.for_province(settings.province).counties_of([args.lon], [args.lat])[0]
+    )
     if county == 0:
         out.print(f"({args.lon}, {args.lat}) is outside {zj.name} ({zj.adcode})", highlight=False)
         return 1
@@ -162,10 +177,14 @@ def _cmd_deadletter(args: argparse.Namespace, settings: Settings, out: Console) 
 
     store = DeadLetterStore(settings.deadletter_path)
     letters = store.list(include_resolved=args.all, limit=args.limit)
-    table = Table("id", "source", "position", "error", "raw", title=f"{len(store)} open dead letters")
+    table = Table(
+        "id", "source", "position", "error", "raw", title=f"{len(store)} open dead letters"
+    )
     for d in letters:
         raw = d.raw.decode("utf-8", "replace")
-        table.add_row(str(d.id), d.source, d.position, d.error, raw[:60] + ("..." if len(raw) > 60 else ""))
+        table.add_row(
+            str(d.id), d.source, d.position, d.error, raw[:60] + ("..." if len(raw) > 60 else "")
+        )
     out.print(table)
     return 0
 

@@ -47,8 +47,15 @@ class SimClock:
 class StreamFeeder(threading.Thread):
     """Feed (arrival epoch, message dict) pairs to a runtime as simulated time reaches them."""
 
-    def __init__(self, runtime: Runtime, arrivals: list[float], messages: list[dict],
-                 clock: SimClock, source: str, max_batch: int = 2000) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        arrivals: list[float],
+        messages: list[dict],
+        clock: SimClock,
+        source: str,
+        max_batch: int = 2000,
+    ) -> None:
         super().__init__(name="icc-feeder", daemon=True)
         if len(arrivals) != len(messages):
             raise ValueError(
@@ -79,8 +86,11 @@ class StreamFeeder(threading.Thread):
                 self._stop_event.wait(min(max(wait, 0.01), 0.5))
                 continue
             batch = [
-                RawMessage(json.dumps(self.messages[k], ensure_ascii=False).encode("utf-8"),
-                           self.source, str(k))
+                RawMessage(
+                    json.dumps(self.messages[k], ensure_ascii=False).encode("utf-8"),
+                    self.source,
+                    str(k),
+                )
                 for k in range(i, j)
             ]
             self.runtime.ingestor.process(batch)
@@ -111,7 +121,10 @@ def run_demo(settings: Settings, args: argparse.Namespace, out: Console) -> int:
     runtime = Runtime.open(settings, reset=args.reset)
     clock = SimClock(start=today, speedup=args.speedup, wall0=time.monotonic())
     feeder = StreamFeeder(
-        runtime, _arrival_epochs(scenario.arrivals), scenario.messages, clock,
+        runtime,
+        _arrival_epochs(scenario.arrivals),
+        scenario.messages,
+        clock,
         source=f"scenario:seed={args.seed}",
     )
     feeder.start()

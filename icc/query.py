@@ -80,8 +80,10 @@ class RuntimeReader:
                     updated_at=max((m.reported_at for m in members), default=None),
                 )
             )
-        views.sort(key=lambda v: (v.updated_at or dt.datetime.min.replace(tzinfo=dt.UTC),
-                                  len(v.case_ids)), reverse=True)
+        views.sort(
+            key=lambda v: (v.updated_at or dt.datetime.min.replace(tzinfo=dt.UTC), len(v.case_ids)),
+            reverse=True,
+        )
         return views
 
     def stats(self) -> Stats:

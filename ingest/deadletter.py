@@ -102,8 +102,13 @@ class DeadLetterStore:
                     cur.execute(
                         "INSERT OR IGNORE INTO deadletter (fingerprint, source, position, error, raw)"
                         " VALUES (?, ?, ?, ?, ?)",
-                        (self._fingerprint(letter), letter.source, letter.position, letter.error,
-                         letter.raw),
+                        (
+                            self._fingerprint(letter),
+                            letter.source,
+                            letter.position,
+                            letter.error,
+                            letter.raw,
+                        ),
                     )
                     added += cur.rowcount
                 cur.execute("COMMIT")
@@ -114,7 +119,9 @@ class DeadLetterStore:
             log.info("dead-lettered %s@%s: %s", letter.source, letter.position, letter.error)
         return added
 
-    def list(self, include_resolved: bool = False, limit: int | None = None) -> list[StoredDeadLetter]:
+    def list(
+        self, include_resolved: bool = False, limit: int | None = None
+    ) -> list[StoredDeadLetter]:
         sql = "SELECT id, raw, error, source, position, received_at, resolved_at FROM deadletter"
         if not include_resolved:
             sql += " WHERE resolved_at IS NULL"

@@ -57,7 +57,12 @@ def resident_id_check_char(first17: str) -> str:
     >>> resident_id_check_char("44052418800101001")
     '4'
     """
-    if not isinstance(first17, str) or len(first17) != 17 or not first17.isascii() or not first17.isdigit():
+    if (
+        not isinstance(first17, str)
+        or len(first17) != 17
+        or not first17.isascii()
+        or not first17.isdigit()
+    ):
         raise ValueError(
             f"resident ID body {first17!r} is invalid; expected a string of exactly 17 ASCII digits"
         )
@@ -88,9 +93,7 @@ def is_valid_resident_id(s: object) -> bool:
     return resident_id_check_char(body) == check
 
 
-def make_resident_id(
-    region_adcode: int, dob: dt.date, seq: int, gender: Literal["M", "F"]
-) -> str:
+def make_resident_id(region_adcode: int, dob: dt.date, seq: int, gender: Literal["M", "F"]) -> str:
     """Build a valid resident ID.
 
     ``seq`` (0-498) numbers people of one region born on one day; the 3-digit order

@@ -142,7 +142,9 @@ class Journal:
             rows = self._conn.execute("SELECT kind, COUNT(*) FROM journal GROUP BY kind").fetchall()
         return {kind: int(n) for kind, n in rows}
 
-    def iter_entries(self, after_seq: int = 0, batch: int = 5000) -> Iterator[tuple[int, JournalEntry]]:
+    def iter_entries(
+        self, after_seq: int = 0, batch: int = 5000
+    ) -> Iterator[tuple[int, JournalEntry]]:
         """Yield ``(seq, entry)`` in storage order, for rebuilding state on restart."""
         last = after_seq
         while True:

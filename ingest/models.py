@@ -46,10 +46,22 @@ __all__ = [
 
 KNOWN_CATEGORIES: frozenset[str] = frozenset(
     {
-        "theft.fuel", "theft.cargo", "theft.cable", "theft.vehicle",
-        "burglary.commercial", "burglary.residential", "robbery",
-        "fraud.contract", "fraud.investment", "fraud.telecom", "fraud.invoice",
-        "embezzlement", "bribery.commercial", "ip.trademark", "ip.trade_secret", "other",
+        "theft.fuel",
+        "theft.cargo",
+        "theft.cable",
+        "theft.vehicle",
+        "burglary.commercial",
+        "burglary.residential",
+        "robbery",
+        "fraud.contract",
+        "fraud.investment",
+        "fraud.telecom",
+        "fraud.invoice",
+        "embezzlement",
+        "bribery.commercial",
+        "ip.trademark",
+        "ip.trade_secret",
+        "other",
     }
 )
 
@@ -187,9 +199,7 @@ class TeamStatus(BaseModel):
     @model_validator(mode="after")
     def _check_position(self) -> TeamStatus:
         if (self.lon is None) != (self.lat is None):
-            raise ValueError(
-                f"lon={self.lon!r} and lat={self.lat!r}; expected both or neither"
-            )
+            raise ValueError(f"lon={self.lon!r} and lat={self.lat!r}; expected both or neither")
         return self
 
     @property
@@ -273,9 +283,9 @@ def _expected(err: dict[str, Any]) -> str:
     msg: str = err["msg"]
     for prefix in ("Input should be ", "Value should be "):
         if msg.startswith(prefix):
-            return msg[len(prefix):]
+            return msg[len(prefix) :]
     if msg.startswith("String should have "):
-        return "a string with " + msg[len("String should have "):]
+        return "a string with " + msg[len("String should have ") :]
     if msg == "Field required":
         return "a value (the field is required)"
     return msg[0].lower() + msg[1:]
@@ -304,7 +314,7 @@ def _to_contract_error(exc: ValidationError, raw: bytes | str) -> ContractError:
             # model-level rule: the message already names the values
             msg = str((err.get("ctx") or {}).get("error", err["msg"]))
             if msg.startswith("Value error, "):
-                msg = msg[len("Value error, "):]
+                msg = msg[len("Value error, ") :]
             head, _, tail = msg.partition("; expected ")
             named = head.replace("=", " ").split(" ", 1)[0]
             if field == "message" and named.isidentifier():

@@ -68,7 +68,9 @@ class IngestTotals:
 class Ingestor:
     """Validate -> dead-letter -> journal -> sinks, one micro-batch at a time."""
 
-    def __init__(self, journal: Journal, deadletters: DeadLetterStore, sinks: Sequence[Sink] = ()) -> None:
+    def __init__(
+        self, journal: Journal, deadletters: DeadLetterStore, sinks: Sequence[Sink] = ()
+    ) -> None:
         self.journal = journal
         self.deadletters = deadletters
         self.sinks = list(sinks)
@@ -91,8 +93,9 @@ class Ingestor:
                 continue
             key = msg.key
             entries.append(
-                JournalEntry(key, msg.kind, msg.event_time.timestamp(), item.raw, item.source,
-                             item.position)
+                JournalEntry(
+                    key, msg.kind, msg.event_time.timestamp(), item.raw, item.source, item.position
+                )
             )
             parsed.setdefault(key, msg)
         with self._lock:
@@ -102,7 +105,9 @@ class Ingestor:
             for sink in self.sinks:
                 sink.apply(fresh)
             result = BatchResult(
-                appended.accepted, appended.duplicates, len(rejects),
+                appended.accepted,
+                appended.duplicates,
+                len(rejects),
                 dict(Counter(m.kind for m in fresh)),
             )
             self.totals.add(result, len(batch))

@@ -65,7 +65,9 @@ def sort_by_event_time(messages: Iterable[RawMessage]) -> list[RawMessage]:
     return [m for _, _, m in keyed]
 
 
-def batched(items: Sequence[RawMessage] | Iterable[RawMessage], size: int) -> Iterator[list[RawMessage]]:
+def batched(
+    items: Sequence[RawMessage] | Iterable[RawMessage], size: int
+) -> Iterator[list[RawMessage]]:
     """Split a stream into micro-batches of at most ``size`` messages."""
     if size < 1:
         raise ValueError(f"batch size must be >= 1, got {size}")

@@ -11,7 +11,9 @@ from icc.config import Settings
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_env(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every test gets its own ICC_DATA_DIR; the geo cache is shared across the session."""
     monkeypatch.setenv("ICC_DATA_DIR", str(tmp_path_factory.mktemp("icc-data")))
     cache = Path(tmp_path_factory.getbasetemp()) / "icc-cache"

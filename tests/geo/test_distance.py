@@ -47,7 +47,9 @@ def test_projection_is_gauss_kruger_120e() -> None:
     assert x[0] == pytest.approx(500_000.0, abs=0.01)  # false easting on the central meridian
     assert y[0] == pytest.approx(3_320_113.4, abs=1.0)
     lon, lat = to_lonlat(x, y)
-    assert np.allclose(lon, [120.0, 121.70], atol=1e-9) and np.allclose(lat, [30.0, 29.97], atol=1e-9)
+    assert np.allclose(lon, [120.0, 121.70], atol=1e-9) and np.allclose(
+        lat, [30.0, 29.97], atol=1e-9
+    )
 
 
 def test_projected_distance_agrees_with_geodesic_locally() -> None:

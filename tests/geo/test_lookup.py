@@ -105,7 +105,9 @@ def test_agrees_with_geopandas_sjoin_on_100k_random_points(index: JurisdictionIn
         ([120.0], [np.inf], "lat[0] = inf"),
     ],
 )
-def test_bad_input_is_a_clear_error(index: JurisdictionIndex, lons: list, lats: list, needle: str) -> None:
+def test_bad_input_is_a_clear_error(
+    index: JurisdictionIndex, lons: list, lats: list, needle: str
+) -> None:
     with pytest.raises(ValueError, match=needle.replace("[", r"\[").replace("]", r"\]")):
         index.counties_of(lons, lats)
 

@@ -22,11 +22,23 @@ ROOT = Path(__file__).resolve().parents[2]
 
 GOOD = [
     incident("ZJ-A-1"),
-    incident("ZJ-A-1-sup", case_id="ZJ-A-1", reported_at="2026-03-02T11:00:00+08:00",
-             loss_cny=6100.0, persons=[{"role": "witness", "name": "Wang Fang"}]),
-    incident("ZJ-B-1", lon=120.15, lat=30.28, category="fraud.contract", mo=[],
-             reported_at="2026-03-03T09:00:00+08:00", occurred_start="2026-02-20T09:00:00+08:00",
-             occurred_end="2026-02-28T18:00:00+08:00"),
+    incident(
+        "ZJ-A-1-sup",
+        case_id="ZJ-A-1",
+        reported_at="2026-03-02T11:00:00+08:00",
+        loss_cny=6100.0,
+        persons=[{"role": "witness", "name": "Wang Fang"}],
+    ),
+    incident(
+        "ZJ-B-1",
+        lon=120.15,
+        lat=30.28,
+        category="fraud.contract",
+        mo=[],
+        reported_at="2026-03-03T09:00:00+08:00",
+        occurred_start="2026-02-20T09:00:00+08:00",
+        occurred_end="2026-02-28T18:00:00+08:00",
+    ),
     incident("ZJ-OUT-1", lon=116.40, lat=39.90, category="theft.new_kind"),  # outside, unknown code
     sighting("s-1"),
     sighting("s-2", entity_kind="phone", entity="13812345678", at="2026-03-02T02:00:00Z"),
@@ -40,10 +52,20 @@ BAD: list[tuple[str | bytes, str]] = [
     ("[1, 2, 3]", "message"),
     (json.dumps({k: v for k, v in sighting("s-bad-1").items() if k != "entity"}), "entity"),
     (json.dumps(sighting("s-bad-2", at="2026-03-02T01:12:00")), "naive timestamps are rejected"),
-    (json.dumps(incident("ZJ-BAD-1", occurred_start="2026-03-02T07:00:00+08:00",
-                         occurred_end="2026-03-02T06:00:00+08:00")), "occurred_start <= occurred_end"),
-    (json.dumps(incident("ZJ-BAD-2", occurred_end="2026-03-02T09:00:00+08:00")),
-     "occurred_end <= reported_at"),
+    (
+        json.dumps(
+            incident(
+                "ZJ-BAD-1",
+                occurred_start="2026-03-02T07:00:00+08:00",
+                occurred_end="2026-03-02T06:00:00+08:00",
+            )
+        ),
+        "occurred_start <= occurred_end",
+    ),
+    (
+        json.dumps(incident("ZJ-BAD-2", occurred_end="2026-03-02T09:00:00+08:00")),
+        "occurred_end <= reported_at",
+    ),
     (json.dumps(sighting("s-bad-3", lon="121.69")), "lon"),
     (json.dumps(incident("ZJ-BAD-3", persons="李强")), "persons"),
     (json.dumps(incident("ZJ-BAD-4", loss_cny=-5)), "loss_cny"),
@@ -59,13 +81,14 @@ def mixed_file(tmp_path: Path) -> Path:
         rows.append(good)
         if i < len(BAD):
             rows.append(BAD[i][0])
-    rows.extend(line for line, _ in BAD[len(GOOD):])
+    rows.extend(line for line, _ in BAD[len(GOOD) :])
     rows.append("")  # blank lines are not messages
     return write_jsonl(tmp_path / "mixed.jsonl", rows)
 
 
-def test_replay_dead_letters_each_bad_line_and_accepts_good(settings: Settings, mixed_file: Path,
-                                                           tmp_path: Path) -> None:
+def test_replay_dead_letters_each_bad_line_and_accepts_good(
+    settings: Settings, mixed_file: Path, tmp_path: Path
+) -> None:
     runtime = Runtime.open(settings)
     out = tmp_path / "series.json"
     summary = replay_files(runtime, [mixed_file], export_to=out)
@@ -126,8 +149,14 @@ def test_replay_feeds_in_event_time_order(settings: Settings, tmp_path: Path) ->
 
 def _icc(*args: str, data_dir: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ICC_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "icc", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "icc", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 def test_cli_replay_exit_status_summary_and_export(mixed_file: Path, tmp_path: Path) -> None:
@@ -150,9 +179,18 @@ def test_cli_replay_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_bad_environment_is_a_clear_error(tmp_path: Path, mixed_file: Path) -> None:
-    env = {**os.environ, "ICC_DATA_DIR": str(tmp_path / "s"), "ICC_BATCH_SIZE": "lots",
-           "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "icc", "replay", str(mixed_file)],
-                          capture_output=True, text=True, env=env, timeout=120)
+    env = {
+        **os.environ,
+        "ICC_DATA_DIR": str(tmp_path / "s"),
+        "ICC_BATCH_SIZE": "lots",
+        "PYTHONPATH": str(ROOT),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "icc", "replay", str(mixed_file)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert "ICC_BATCH_SIZE='lots'" in done.stderr

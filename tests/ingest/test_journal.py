@@ -93,7 +93,10 @@ def test_deadletters_keep_raw_bytes_reason_and_position(tmp_path: Path) -> None:
     assert store.add([DeadLetter(raw, "message: invalid JSON", "file:a.jsonl", "9")]) == 1
     letters = store.list()
     assert [(d.raw, d.error, d.source, d.position) for d in letters][0] == (
-        raw, "message: invalid JSON", "file:a.jsonl", "7"
+        raw,
+        "message: invalid JSON",
+        "file:a.jsonl",
+        "7",
     )
     store.resolve([letters[0].id])
     assert len(store) == 1

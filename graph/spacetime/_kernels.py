@@ -1,0 +1,106 @@
+"""Numba kernels of the sighting index: bucketing by checkpoint and window scans.
+
+All kernels take plain int32/float64 arrays; none touches a Python object.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["bucket_by_cp", "expand_cp", "scan_run", "scan_tail", "standing_matches"]
+
+
+@njit(cache=True)
+def bucket_by_cp(cp, ent, t, n_cp):  # noqa: ANN001, ANN201
+    """Stable counting sort of (ent, t) by checkpoint: returns (ptr[n_cp+1], ent, t). O(n + n_cp)."""
+    n = cp.shape[0]
+    ptr = np.zeros(n_cp + 1, dtype=np.int64)
+    for i in range(n):
+        ptr[cp[i] + 1] += 1
+    for c in range(n_cp):
+        ptr[c + 1] += ptr[c]
+    pos = ptr[:-1].copy()
+    out_ent = np.empty(n, dtype=np.int32)
+    out_t = np.empty(n, dtype=np.int32)
+    for i in range(n):
+        c = cp[i]
+        j = pos[c]
+        out_ent[j] = ent[i]
+        out_t[j] = t[i]
+        pos[c] = j + 1
+    return ptr, out_ent, out_t
+
+
+@njit(cache=True)
+def expand_cp(ptr):  # noqa: ANN001, ANN201
+    """Inverse of the bucketing's pointer array: the checkpoint of every row."""
+    n_cp = ptr.shape[0] - 1
+    out = np.empty(ptr[n_cp], dtype=np.int32)
+    for c in range(n_cp):
+        for j in range(ptr[c], ptr[c + 1]):
+            out[j] = c
+    return out
+
+
+@njit(cache=True)
+def scan_run(ptr, ent, t, q_cps, t0, t1, out_ent, out_cp, out_t, k):  # noqa: ANN001, ANN201
+    """Append rows of a bucketed run at checkpoints ``q_cps`` with t0 <= t <= t1; returns new k."""
+    n_cp = ptr.shape[0] - 1
+    for qi in range(q_cps.shape[0]):
+        c = q_cps[qi]
+        if c >= n_cp:
+            continue
+        for j in range(ptr[c], ptr[c + 1]):
+            tj = t[j]
+            if t0 <= tj <= t1:
+                out_ent[k] = ent[j]
+                out_cp[k] = c
+                out_t[k] = tj
+                k += 1
+    return k
+
+
+@njit(cache=True)
+def scan_tail(cp, ent, t, n, mark, t0, t1, out_ent, out_cp, out_t, k):  # noqa: ANN001, ANN201
+    """Append unsorted tail rows whose checkpoint is marked and t0 <= t <= t1; returns new k."""
+    m = mark.shape[0]
+    for i in range(n):
+        c = cp[i]
+        if c < m and mark[c] and t0 <= t[i] <= t1:
+            out_ent[k] = ent[i]
+            out_cp[k] = c
+            out_t[k] = t[i]
+            k += 1
+    return k
+
+
+@njit(cache=True)
+def standing_matches(cp, t, w_ptr, w_t0, w_t1):  # noqa: ANN001, ANN201
+    """Match arriving sightings against open case windows indexed by checkpoint.
+
+    ``w_ptr`` (CSR over checkpoints) lists, for each checkpoint, the open windows
+    near it with bounds ``w_t0``/``w_t1``. Returns parallel arrays
+    (sighting index, window index) for every sighting inside a window. O(n * w).
+    """
+    n = cp.shape[0]
+    n_cp = w_ptr.shape[0] - 1
+    count = 0
+    for i in range(n):
+        c = cp[i]
+        if c < n_cp:
+            for j in range(w_ptr[c], w_ptr[c + 1]):
+                if w_t0[j] <= t[i] <= w_t1[j]:
+                    count += 1
+    s_idx = np.empty(count, dtype=np.int64)
+    w_idx = np.empty(count, dtype=np.int64)
+    k = 0
+    for i in range(n):
+        c = cp[i]
+        if c < n_cp:
+            for j in range(w_ptr[c], w_ptr[c + 1]):
+                if w_t0[j] <= t[i] <= w_t1[j]:
+                    s_idx[k] = i
+                    w_idx[k] = j
+                    k += 1
+    return s_idx, w_idx

@@ -1,0 +1,190 @@
+"""The checkpoint registry: sensors in metres, and density-adaptive radius queries.
+
+Sightings carry their sensor's position, so the registry learns checkpoints
+as they are first seen. A scene query asks for the checkpoints near a scene:
+the radius adapts to checkpoint density — in a city many cameras are within
+500 m, in the countryside the nearest can be kilometres away — by growing from
+``base_m`` until at least ``min_checkpoints`` sensors are inside, up to ``max_m``.
+
+Example
+-------
+>>> reg = CheckpointRegistry()
+>>> reg.register("CP-1", 121.700, 29.970), reg.register("CP-2", 121.705, 29.970)
+(0, 1)
+>>> ids, dist, radius = reg.near_scene(121.701, 29.970)
+>>> ids.tolist(), radius
+([0, 1], 8000.0)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from geo.distance import local_m_to_point
+from geo.projection import to_metres
+from graph.spacetime.interning import Interner
+
+__all__ = ["CheckpointRegistry", "RadiusPolicy"]
+
+log = logging.getLogger(__name__)
+
+_CELL_M = 2000.0
+
+
+@dataclass(frozen=True)
+class RadiusPolicy:
+    """How far from a scene a checkpoint still counts as "near".
+
+    The radius is ``base_m`` if at least ``min_checkpoints`` sensors lie within
+    it; otherwise the distance of the ``min_checkpoints``-th nearest sensor
+    times ``slack``, capped at ``max_m``.
+    """
+
+    base_m: float = 800.0
+    min_checkpoints: int = 3
+    slack: float = 1.25
+    max_m: float = 8000.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.base_m <= self.max_m:
+            raise ValueError(
+                f"base_m={self.base_m}, max_m={self.max_m}: expected 0 < base_m <= max_m"
+            )
+        if self.min_checkpoints < 1:
+            raise ValueError(f"min_checkpoints={self.min_checkpoints}: expected >= 1")
+
+
+class CheckpointRegistry:
+    """Checkpoint ids (interned), their WGS 84 and metric positions, and a 2 km grid."""
+
+    def __init__(self, policy: RadiusPolicy | None = None) -> None:
+        self.policy = policy or RadiusPolicy()
+        self.names = Interner()
+        self._lon: list[float] = []
+        self._lat: list[float] = []
+        self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._grid: dict[tuple[int, int], np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def register(self, name: str, lon: float, lat: float) -> int:
+        """The id of a checkpoint, registering it at (lon, lat) the first time it is seen.
+
+        A known checkpoint reported more than 100 m from its registered place
+        keeps its first position (logged): a sensor that moves gets a new id upstream.
+        """
+        known = self.names.get(name)
+        if known is not None:
+            if abs(self._lon[known] - lon) > 0.001 or abs(self._lat[known] - lat) > 0.001:
+                log.warning(
+                    "checkpoint %s reported at (%.5f, %.5f), registered at (%.5f, %.5f)",
+                    name,
+                    lon,
+                    lat,
+                    self._lon[known],
+                    self._lat[known],
+                )
+            return known
+        if not (
+            math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90
+        ):
+            raise ValueError(
+                f"checkpoint {name!r}: position ({lon!r}, {lat!r}) is not a valid lon/lat"
+            )
+        ident = self.names.intern(name)
+        self._lon.append(float(lon))
+        self._lat.append(float(lat))
+        self._arrays = None
+        self._grid = None
+        return ident
+
+    def id_of(self, name: str) -> int:
+        """The id of a known checkpoint; ``KeyError`` naming it if it was never registered."""
+        ident = self.names.get(name)
+        if ident is None:
+            raise KeyError(f"unknown checkpoint {name!r}: no sighting has given its position yet")
+        return ident
+
+    @property
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(lon, lat, x_m, y_m) float64 arrays indexed by checkpoint id."""
+        if self._arrays is None:
+            lon = np.asarray(self._lon, dtype=np.float64)
+            lat = np.asarray(self._lat, dtype=np.float64)
+            if lon.size:
+                x, y = to_metres(lon, lat)
+            else:
+                x = y = np.empty(0)
+            self._arrays = (lon, lat, x, y)
+        return self._arrays
+
+    def _cells(self) -> dict[tuple[int, int], np.ndarray]:
+        if self._grid is None:
+            _, _, x, y = self.arrays
+            cx = np.floor(x / _CELL_M).astype(np.int64)
+            cy = np.floor(y / _CELL_M).astype(np.int64)
+            order = np.lexsort((cy, cx))
+            grid: dict[tuple[int, int], np.ndarray] = {}
+            if order.size:
+                keys = np.stack([cx[order], cy[order]], axis=1)
+                change = np.ones(order.size, dtype=bool)
+                change[1:] = np.any(keys[1:] != keys[:-1], axis=1)
+                starts = np.nonzero(change)[0]
+                ends = np.append(starts[1:], order.size)
+                for s, e in zip(starts, ends, strict=True):
+                    grid[(int(keys[s, 0]), int(keys[s, 1]))] = order[s:e].astype(np.int32)
+            self._grid = grid
+        return self._grid
+
+    def cell_counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Checkpoint density on the 2 km grid: (centre x, centre y, checkpoints) per non-empty cell."""
+        grid = self._cells()
+        if not grid:
+            return np.empty(0), np.empty(0), np.empty(0)
+        keys = np.array(list(grid.keys()), dtype=np.float64)
+        counts = np.array([len(v) for v in grid.values()], dtype=np.float64)
+        return (keys[:, 0] + 0.5) * _CELL_M, (keys[:, 1] + 0.5) * _CELL_M, counts
+
+    def within(self, lon: float, lat: float, radius_m: float) -> tuple[np.ndarray, np.ndarray]:
+        """Checkpoint ids within ``radius_m`` of a point and their distances, nearest first."""
+        if not (math.isfinite(lon) and math.isfinite(lat)):
+            raise ValueError(f"scene position ({lon!r}, {lat!r}) is not a finite lon/lat")
+        if len(self) == 0:
+            return np.empty(0, dtype=np.int32), np.empty(0)
+        x0, y0 = to_metres([lon], [lat])
+        grid = self._cells()
+        r = int(math.ceil(radius_m / _CELL_M))
+        cx, cy = int(math.floor(x0[0] / _CELL_M)), int(math.floor(y0[0] / _CELL_M))
+        parts = [
+            grid[k]
+            for i in range(cx - r, cx + r + 1)
+            for j in range(cy - r, cy + r + 1)
+            if (k := (i, j)) in grid
+        ]
+        if not parts:
+            return np.empty(0, dtype=np.int32), np.empty(0)
+        ids = np.concatenate(parts)
+        lons, lats, _, _ = self.arrays
+        dist = local_m_to_point(float(lon), float(lat), lons[ids], lats[ids])
+        keep = dist <= radius_m
+        ids, dist = ids[keep], dist[keep]
+        order = np.argsort(dist, kind="stable")
+        return ids[order], dist[order]
+
+    def near_scene(self, lon: float, lat: float) -> tuple[np.ndarray, np.ndarray, float]:
+        """Checkpoints near a scene under the adaptive radius: (ids, distances, radius)."""
+        p = self.policy
+        ids, dist = self.within(lon, lat, p.max_m)
+        if ids.size >= p.min_checkpoints and dist[p.min_checkpoints - 1] <= p.base_m:
+            radius = p.base_m
+        elif ids.size >= p.min_checkpoints:
+            radius = min(p.max_m, float(dist[p.min_checkpoints - 1]) * p.slack)
+        else:
+            radius = p.max_m
+        keep = dist <= radius
+        return ids[keep], dist[keep], radius

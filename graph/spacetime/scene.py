@@ -1,0 +1,208 @@
+"""Scene queries: which entities were near a scene during its window, and how unusual that is.
+
+For a case (scene point, occurred window) :func:`scene_hits` takes the
+checkpoints near the scene under the density-adaptive radius, pads the window
+by the travel time from the farthest of them, and reads the sighting index.
+Each entity keeps its best hit (nearest checkpoint, then nearest the window)
+with the distance, the time offset into the window and a rarity weight.
+
+Rarity. For entity *e* at scene *S* with window length *W*, the expected
+number of visits under the background is
+
+* its *own* habit: on how many of the previous ``history_days`` days it was at
+  the same checkpoints in the same time-of-day window (smoothed), and
+* the *area* background: its overall sighting rate times *W* times the share
+  of all traffic that passes these checkpoints during the window;
+
+μ is the larger of the two, fleet vehicles (taxis, buses, logistics) get at
+least ``FLEET_MU``, and the hit's probability under the background is
+``p = 1 - exp(-μ)``. The weight is ``-ln p``: a truck never seen there at night
+weighs several nats, a taxi that is everywhere weighs almost nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from geo.projection import to_metres
+from graph.spacetime.checkpoints import CheckpointRegistry
+from graph.spacetime.entities import EntityStats
+from graph.spacetime.index import PARTITION_S, SightingIndex
+
+__all__ = ["SceneHits", "SceneWindow", "scene_hits", "scene_window"]
+
+FLEET_MU = 3.0  # p = 0.95: a fleet vehicle near a scene is no evidence
+MIN_MU = 0.01  # no hit is rarer than 1 in 100 under the background (weight <= 4.6)
+PRIOR_DAYS = 2.0  # pseudo-days of the area background mixed into the entity's own habit
+MAX_WEIGHT = 10.0
+TRAVEL_SPEED_MPS = 30_000 / 3600  # padding: time to reach the farthest checkpoint at 30 km/h
+BASE_PAD_S = 600
+
+
+@dataclass(frozen=True)
+class SceneWindow:
+    """Where and when to look for a case: checkpoints, their distances, padded window."""
+
+    cps: np.ndarray  # int32 checkpoint ids
+    dist_m: np.ndarray
+    radius_m: float
+    x: float  # scene position in metres (GK 120E)
+    y: float
+    start: int  # index time of occurred_start
+    end: int  # index time of occurred_end
+    t0: int  # padded
+    t1: int
+
+
+@dataclass(frozen=True)
+class SceneHits:
+    """Best hit per entity near one scene, as parallel arrays."""
+
+    window: SceneWindow
+    ent: np.ndarray  # int32
+    cp: np.ndarray  # int32
+    t: np.ndarray  # int32 index time
+    dist_m: np.ndarray
+    weight: np.ndarray  # rarity weight, -ln p
+    p: np.ndarray  # probability of such a hit under the background
+
+    def __len__(self) -> int:
+        return int(self.ent.shape[0])
+
+    @property
+    def offset_s(self) -> np.ndarray:
+        """Seconds from the start of the (unpadded) window; negative inside the padding."""
+        return self.t.astype(np.int64) - self.window.start
+
+
+def scene_window(
+    registry: CheckpointRegistry, lon: float, lat: float, start: int, end: int
+) -> SceneWindow:
+    """The checkpoints and padded window a scene query reads. ``ValueError`` if end < start."""
+    if end < start:
+        raise ValueError(f"window end {end} is before its start {start}; expected start <= end")
+    cps, dist, radius = registry.near_scene(lon, lat)
+    far = float(dist.max()) if dist.size else radius
+    pad = int(BASE_PAD_S + far / TRAVEL_SPEED_MPS)
+    x, y = to_metres([lon], [lat])
+    return SceneWindow(
+        cps.astype(np.int32),
+        dist,
+        radius,
+        float(x[0]),
+        float(y[0]),
+        start,
+        end,
+        start - pad,
+        end + pad,
+    )
+
+
+def _best_per_entity(
+    ent: np.ndarray, cp: np.ndarray, t: np.ndarray, dist_of_cp: np.ndarray, mid: float
+) -> np.ndarray:
+    """Row index of each entity's best hit: nearest checkpoint, then nearest the window middle."""
+    dist = dist_of_cp[cp]
+    order = np.lexsort((np.abs(t - mid), dist, ent))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = ent[order[1:]] != ent[order[:-1]]
+    return order[first]
+
+
+Excuse = Callable[[np.ndarray, int, int], np.ndarray]
+
+
+def _own_days(
+    index: SightingIndex, w: SceneWindow, ents: np.ndarray, days: int, excused: Excuse | None
+) -> tuple[np.ndarray, int]:
+    """On how many of the previous ``days`` days each entity was at the scene's checkpoints
+    in the same time-of-day window, and how many of those days the index holds.
+
+    A presence that ``excused(ents, t0, t1)`` explains (the entity was then near
+    another case's scene) is not habit: a serial offender's earlier visits to
+    nearby scenes must not make its later visits look ordinary.
+    """
+    counts = np.zeros(ents.size, dtype=np.int64)
+    available = 0
+    for k in range(1, days + 1):
+        t0, t1 = w.t0 - k * 86400, w.t1 - k * 86400
+        if t1 < index.oldest_time or not any(
+            h in index.partitions for h in range(t0 // PARTITION_S, t1 // PARTITION_S + 1)
+        ):
+            continue
+        available += 1
+        seen, _, _ = index.query(w.cps, t0, t1)
+        if seen.size:
+            present = np.isin(ents, seen)
+            if excused is not None and present.any():
+                idx = np.flatnonzero(present)
+                present[idx[excused(ents[idx], t0, t1)]] = False
+            counts += present
+    return counts, available
+
+
+def scene_hits(
+    index: SightingIndex,
+    registry: CheckpointRegistry,
+    stats: EntityStats,
+    window: SceneWindow,
+    history_days: int = 7,
+    only: np.ndarray | None = None,
+    excused: Excuse | None = None,
+) -> SceneHits:
+    """Entities near a scene during its padded window, best hit each, with rarity weights.
+
+    ``only`` restricts the answer to some entity ids (used for late sightings).
+    Complexity: one index window query plus ``history_days`` history queries.
+    """
+    ent, cp, t = index.query(window.cps, window.t0, window.t1)
+    if only is not None and ent.size:
+        keep = np.isin(ent, only)
+        ent, cp, t = ent[keep], cp[keep], t[keep]
+    if ent.size == 0:
+        z = np.empty(0)
+        zi = np.empty(0, np.int32)
+        return SceneHits(window, zi, zi, zi, z, z, z)
+    dist_of_cp = np.zeros(int(max(cp.max(), window.cps.max())) + 1)
+    dist_of_cp[window.cps] = window.dist_m
+    best = _best_per_entity(ent, cp, t, dist_of_cp, 0.5 * (window.start + window.end))
+    ent, cp, t = ent[best], cp[best], t[best]
+
+    w_hours = max(1.0, (window.t1 - window.t0) / 3600.0)
+    share = stats.share_near(ent, window.x, window.y, int(window.cps.size), registry.cell_counts())
+    mu_area = stats.rate_per_hour(ent) * w_hours * share
+
+    own, available = _own_days(index, window, ent, history_days, excused)
+    mu_own = (own + PRIOR_DAYS * mu_area) / (available + PRIOR_DAYS)
+    mu = np.maximum(np.maximum(mu_own, mu_area), MIN_MU)
+    mu = np.where(stats.is_fleet(ent), np.maximum(mu, FLEET_MU), mu)
+    p = -np.expm1(-mu)
+    weight = np.minimum(-np.log(p), MAX_WEIGHT)
+    return SceneHits(window, ent, cp, t, dist_of_cp[cp], weight, p)
+
+
+def describe_offset(offset_s: int, start: int, end: int) -> str:
+    """'14 min into its window', '25 min before its window', '1 h 5 min after its window'."""
+    if offset_s < 0:
+        return f"{_dur(-offset_s)} before its window"
+    if start + offset_s > end:
+        return f"{_dur(start + offset_s - end)} after its window"
+    return f"{_dur(offset_s)} into its window"
+
+
+def _dur(seconds: int) -> str:
+    minutes = int(math.ceil(seconds / 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min" if minutes % 60 else f"{minutes // 60} h"
+
+
+def describe_distance(metres: float) -> str:
+    """'600 m', '1.2 km'."""
+    if metres < 1000:
+        return f"{int(round(metres, -1))} m"
+    return f"{metres / 1000:.1f} km"
