@@ -39,7 +39,9 @@ from graph.spacetime.scene import (
     scene_window,
 )
 
-__all__ = ["CoPresence", "Hit", "LinkEvidence"]
+__all__ = ["CoPresence", "Hit", "LinkEvidence", "SAME_TRIP_S"]
+
+SAME_TRIP_S = 3 * 3600  # hits closer in time than this may be one trip past both scenes
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +269,11 @@ class CoPresence:
             a, b = b, a
         key = self.entities.value(e)
         kind = {"plate": "vehicle", "phone": "phone", "mac": "mac"}[key.split(":", 1)[0]]
-        score = a.weight + b.weight - self.penalty(e)
+        if abs(a.at - b.at) < SAME_TRIP_S:
+            # one trip past two nearby scenes is one observation, not two
+            score = max(a.weight, b.weight) - self.penalty(e)
+        else:
+            score = a.weight + b.weight - self.penalty(e)
         ca, cb = self.cases[a.case_id].window, self.cases[b.case_id].window
         detail = (
             f"{_label(key)} seen {describe_distance(a.dist_m)} from scene {a.case_id} "

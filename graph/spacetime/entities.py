@@ -93,6 +93,8 @@ class EntityStats:
 
     #: sightings per day above which an entity is treated as a fleet vehicle
     FLEET_PER_DAY = 60.0
+    #: reads a day times spread (km) above which an entity is a roaming fleet vehicle
+    FLEET_REACH_KM = 1000.0
 
     def __init__(self) -> None:
         self.count = np.zeros(1024, np.int32)
@@ -177,6 +179,32 @@ class EntityStats:
         span_h = np.maximum(24.0, (self.last[e].astype(np.float64) - self.first[e]) / 3600.0)
         return n / span_h
 
+    def time_of_day_factor(self, ent: np.ndarray, t0: int, t1: int) -> np.ndarray:
+        """How active each entity is during [t0, t1] compared with its day-long average.
+
+        From its sightings per six-hour block of the local day (+1 smoothing per
+        block): 1 means as active as on average, 0.2 that it is rarely out then.
+        """
+        ent = np.asarray(ent, dtype=np.int64)
+        hours = np.arange(t0 // 3600, t1 // 3600 + 1)
+        blocks = ((hours * 3600 + 8 * 3600) % 86400) // 21600
+        weights = np.bincount(blocks, minlength=4)[:4] / max(len(hours), 1)
+        counts = self.blocks[ent].astype(np.float64)
+        share = (counts + 1.0) / (counts.sum(axis=1, keepdims=True) + 4.0)
+        return 4.0 * share @ weights
+
+    def spread_km(self, ent: np.ndarray) -> np.ndarray:
+        """Spatial spread (isotropic standard deviation, km) of where each entity was seen."""
+        ent = np.asarray(ent, dtype=np.int64)
+        n = np.maximum(self.count[ent].astype(np.float64), 1.0)
+        m = self.moments[ent]
+        mx, my = m[:, 0] / n, m[:, 1] / n
+        return np.sqrt(np.maximum(m[:, 2] / n - mx * mx - my * my, 0.0) / 2.0) / 1000.0
+
     def is_fleet(self, ent: np.ndarray) -> np.ndarray:
-        """Ubiquitous entities: seen more than :attr:`FLEET_PER_DAY` times a day on average."""
-        return self.rate_per_hour(ent) * 24.0 > self.FLEET_PER_DAY
+        """Ubiquitous entities: taxis and buses (more than :attr:`FLEET_PER_DAY` reads a day)
+        and roaming logistics (reads a day times spread above :attr:`FLEET_REACH_KM`)."""
+        per_day = self.rate_per_hour(ent) * 24.0
+        return (per_day > self.FLEET_PER_DAY) | (
+            per_day * self.spread_km(ent) > self.FLEET_REACH_KM
+        )

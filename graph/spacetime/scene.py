@@ -174,7 +174,8 @@ def scene_hits(
 
     w_hours = max(1.0, (window.t1 - window.t0) / 3600.0)
     share = stats.share_near(ent, window.x, window.y, int(window.cps.size), registry.cell_counts())
-    mu_area = stats.rate_per_hour(ent) * w_hours * share
+    tod = stats.time_of_day_factor(ent, window.t0, window.t1)
+    mu_area = stats.rate_per_hour(ent) * w_hours * share * tod
 
     own, available = _own_days(index, window, ent, history_days, excused)
     mu_own = (own + PRIOR_DAYS * mu_area) / (available + PRIOR_DAYS)
