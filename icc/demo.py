@@ -135,6 +135,9 @@ def run_demo(settings: Settings, args: argparse.Namespace, out: Console) -> int:
         f"({len(scenario.messages)} scenario messages at {args.speedup:g}x real time; Ctrl-C stops)",
         highlight=False,
     )
+    if args.verbose < 2:  # per-request lines would bury everything else
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        logging.getLogger("dash").setLevel(logging.WARNING)
     try:
         app.run(host=args.host, port=args.port, debug=False)
     finally:
