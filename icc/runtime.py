@@ -14,6 +14,7 @@ from pathlib import Path
 from geo.lookup import JurisdictionIndex
 from graph.cases import CaseBook
 from graph.series import Series, export_series
+from graph.spacetime.sink import SpaceTimeSink
 from icc.config import Settings
 from ingest.deadletter import DeadLetterStore
 from ingest.journal import Journal
@@ -30,6 +31,7 @@ class Runtime:
     journal: Journal
     deadletters: DeadLetterStore
     cases: CaseBook
+    spacetime: SpaceTimeSink
     ingestor: Ingestor
     series: list[Series] = field(default_factory=list)
 
@@ -46,8 +48,9 @@ class Runtime:
         journal = Journal(settings.journal_path)
         deadletters = DeadLetterStore(settings.deadletter_path)
         cases = CaseBook(JurisdictionIndex.for_province(settings.province))
-        ingestor = Ingestor(journal, deadletters, [cases])
-        runtime = cls(settings, journal, deadletters, cases, ingestor)
+        spacetime = SpaceTimeSink()
+        ingestor = Ingestor(journal, deadletters, [cases, spacetime])
+        runtime = cls(settings, journal, deadletters, cases, spacetime, ingestor)
         if rebuild:
             ingestor.rebuild()
         return runtime

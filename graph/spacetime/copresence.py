@@ -28,7 +28,7 @@ import numpy as np
 from graph.spacetime import _kernels as kern
 from graph.spacetime.checkpoints import CheckpointRegistry, RadiusPolicy
 from graph.spacetime.entities import EntityStats, entity_key
-from graph.spacetime.index import SightingIndex, to_index_time
+from graph.spacetime.index import BASE_EPOCH, SightingIndex, to_index_time
 from graph.spacetime.interning import Interner
 from graph.spacetime.scene import (
     SceneHits,
@@ -39,7 +39,7 @@ from graph.spacetime.scene import (
     scene_window,
 )
 
-__all__ = ["CoPresence", "Hit", "LinkEvidence", "SAME_TRIP_S"]
+__all__ = ["CoPresence", "Collision", "Hit", "LinkEvidence", "SAME_TRIP_S"]
 
 SAME_TRIP_S = 3 * 3600  # hits closer in time than this may be one trip past both scenes
 
@@ -75,6 +75,21 @@ class LinkEvidence:
     @property
     def pair(self) -> tuple[str, str]:
         return (self.case_a, self.case_b)
+
+
+@dataclass(frozen=True)
+class Collision:
+    """An entity near several of a set of scenes (collision analysis)."""
+
+    entity: str
+    scenes: int
+    weight: float
+    hits: tuple[Hit, ...]
+
+    def describe(self) -> str:
+        return f"{_label(self.entity)} seen near {self.scenes} scenes: " + "; ".join(
+            f"{describe_distance(h.dist_m)} from {h.case_id}" for h in self.hits
+        )
 
 
 @dataclass
@@ -132,7 +147,18 @@ class CoPresence:
         )
         if cp.shape != ent.shape:
             raise ValueError(f"{len(keys)} entities but {cp.size} checkpoints in one batch")
-        t = to_index_time(np.asarray(epoch_s))
+        epoch = np.asarray(epoch_s, dtype=np.float64)
+        if epoch.shape != ent.shape:
+            raise ValueError(f"{len(keys)} entities but {epoch.size} times in one batch")
+        holdable = (epoch >= BASE_EPOCH) & (epoch < BASE_EPOCH + 2**31 - 1)
+        if not holdable.all():
+            # a sensor clock reset to 1970 must not stop the pipeline: count and skip
+            self.rejected_too_old += int((~holdable).sum())
+            log.warning(
+                "%d sightings with times the index cannot hold skipped", int((~holdable).sum())
+            )
+            ent, cp, epoch = ent[holdable], cp[holdable], epoch[holdable]
+        t = to_index_time(epoch)
         stats = self.index.append(ent, cp, t)
         self.rejected_too_old += stats.too_old
         floor = self.index.oldest_time
@@ -283,6 +309,49 @@ class CoPresence:
             f"(chance {a.p:.0%} and {b.p:.0%}; near {len(self.near.get(e, ()))} scenes)"
         )
         return LinkEvidence(a.case_id, b.case_id, key, score, detail, a, b, kind)
+
+    def collide(self, case_ids: Iterable[str], min_scenes: int = 2) -> list[Collision]:
+        """Collision analysis: the entities near at least ``min_scenes`` of the given scenes.
+
+        What an investigator does by hand with a set of similar cases: list every
+        vehicle or phone seen near each scene during its window, keep those near
+        several, drop fleet vehicles, and rank by the number of scenes, then by
+        the summed rarity weight. Complexity: one scene query per case.
+        """
+        per_entity: dict[int, list[Hit]] = {}
+        for case_id in case_ids:
+            case = self.cases.get(case_id)
+            if case is None or case.window.cps.size == 0:
+                continue
+            hits = scene_hits(
+                self.index,
+                self.checkpoints,
+                self.stats,
+                case.window,
+                self.history_days,
+                excused=self._excuse(case_id),
+            )
+            keep = ~self.stats.is_fleet(hits.ent) if len(hits) else np.zeros(0, bool)
+            offsets = hits.offset_s
+            for i in np.flatnonzero(keep):
+                per_entity.setdefault(int(hits.ent[i]), []).append(
+                    Hit(
+                        case_id,
+                        self.checkpoints.names.value(int(hits.cp[i])),
+                        float(hits.dist_m[i]),
+                        int(offsets[i]),
+                        float(hits.weight[i]),
+                        float(hits.p[i]),
+                        int(hits.t[i]),
+                    )
+                )
+        out = [
+            Collision(self.entities.value(e), len(hs), sum(h.weight for h in hs), tuple(hs))
+            for e, hs in per_entity.items()
+            if len(hs) >= min_scenes
+        ]
+        out.sort(key=lambda c: (-c.scenes, -c.weight))
+        return out
 
     def evidence_between(self, case_a: str, case_b: str) -> list[LinkEvidence]:
         """All co-presence evidence currently linking two cases, strongest first."""

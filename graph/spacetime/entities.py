@@ -92,7 +92,7 @@ class EntityStats:
     """Per-entity counters (int32 arrays indexed by entity id, grown on demand). O(1) per sighting."""
 
     #: sightings per day above which an entity is treated as a fleet vehicle
-    FLEET_PER_DAY = 60.0
+    FLEET_PER_DAY = 100.0
     #: reads a day times spread (km) above which an entity is a roaming fleet vehicle
     FLEET_REACH_KM = 1000.0
 
@@ -103,6 +103,8 @@ class EntityStats:
         self.blocks = np.zeros((1024, 4), np.int32)
         # sum x, sum y, sum (x^2 + y^2) of sighting positions in metres (GK 120E)
         self.moments = np.zeros((1024, 3), np.float64)
+        self.earliest = -1  # index time of the first sighting counted
+        self.latest = -1
 
     def _grow(self, n: int) -> None:
         cap = self.count.shape[0]
@@ -124,6 +126,9 @@ class EntityStats:
         """Count sightings of entities ``ent`` at index times ``t`` and positions (x, y) in metres."""
         if ent.size == 0:
             return
+        lo, hi = int(t.min()), int(t.max())
+        self.earliest = lo if self.earliest < 0 else min(self.earliest, lo)
+        self.latest = max(self.latest, hi)
         self._grow(int(ent.max()) + 1)
         _update(
             np.ascontiguousarray(ent, np.int32),
@@ -171,12 +176,18 @@ class EntityStats:
         )
 
     def rate_per_hour(self, ent: np.ndarray) -> np.ndarray:
-        """Background sighting rate of each entity (per hour, over at least one day)."""
+        """Background sighting rate of each entity (per hour).
+
+        Counted over the entity's own span of sightings, but never less than a
+        day — or than the time the stream has run, when that is shorter (at start
+        up a taxi seen 40 times in 3 hours is already known to be busy).
+        """
         ent = np.asarray(ent, dtype=np.int64)
         inside = ent < self.count.shape[0]
         e = np.where(inside, ent, 0)
         n = np.where(inside, self.count[e], 0).astype(np.float64)
-        span_h = np.maximum(24.0, (self.last[e].astype(np.float64) - self.first[e]) / 3600.0)
+        floor_h = max(1.0, min(24.0, (self.latest - self.earliest) / 3600.0))
+        span_h = np.maximum(floor_h, (self.last[e].astype(np.float64) - self.first[e]) / 3600.0)
         return n / span_h
 
     def time_of_day_factor(self, ent: np.ndarray, t0: int, t1: int) -> np.ndarray:

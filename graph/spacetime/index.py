@@ -186,6 +186,8 @@ class SightingIndex:
                 "%d sightings older than the %d h retention left out", too_old, self.retention_hours
             )
             ent, cp, t = ent[keep], cp[keep], t[keep]
+            if ent.size == 0:
+                return AppendStats(0, too_old)
         hours = t // PARTITION_S
         h0, h1 = int(hours.min()), int(hours.max())
         if h0 == h1:

@@ -36,6 +36,7 @@ from graph.spacetime.index import PARTITION_S, SightingIndex
 __all__ = ["SceneHits", "SceneWindow", "scene_hits", "scene_window"]
 
 FLEET_MU = 3.0  # p = 0.95: a fleet vehicle near a scene is no evidence
+NEAR_M = 1500.0  # checkpoints within this distance count fully
 MIN_MU = 0.01  # no hit is rarer than 1 in 100 under the background (weight <= 4.6)
 PRIOR_DAYS = 2.0  # pseudo-days of the area background mixed into the entity's own habit
 MAX_WEIGHT = 10.0
@@ -182,7 +183,10 @@ def scene_hits(
     mu = np.maximum(np.maximum(mu_own, mu_area), MIN_MU)
     mu = np.where(stats.is_fleet(ent), np.maximum(mu, FLEET_MU), mu)
     p = -np.expm1(-mu)
-    weight = np.minimum(-np.log(p), MAX_WEIGHT)
+    # A camera kilometres away says less about who was at the scene than one at the gate:
+    # beyond NEAR_M the weight shrinks with the square root of the distance.
+    proximity = np.sqrt(np.minimum(1.0, NEAR_M / np.maximum(dist_of_cp[cp], 1.0)))
+    weight = np.minimum(-np.log(p), MAX_WEIGHT) * proximity
     return SceneHits(window, ent, cp, t, dist_of_cp[cp], weight, p)
 
 
