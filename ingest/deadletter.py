@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from ingest.journal import connect
+from ingest.sqlite import SqliteStore
 
 __all__ = ["DeadLetter", "DeadLetterStore", "StoredDeadLetter"]
 
@@ -64,22 +62,14 @@ class StoredDeadLetter:
     resolved_at: float | None
 
 
-class DeadLetterStore:
+class DeadLetterStore(SqliteStore):
     """Rejected messages in SQLite (WAL), one row per (source, position, raw bytes).
 
     Re-reading the same bad line of the same file (a second replay) does not
     add a second row: the fingerprint is a hash of source, position and bytes.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._conn = connect(self.path)
-        self._conn.executescript(_SCHEMA)
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+    SCHEMA = _SCHEMA
 
     @staticmethod
     def _fingerprint(letter: DeadLetter) -> str:
@@ -94,27 +84,20 @@ class DeadLetterStore:
         if not letters:
             return 0
         added = 0
-        with self._lock:
-            cur = self._conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                for letter in letters:
-                    cur.execute(
-                        "INSERT OR IGNORE INTO deadletter (fingerprint, source, position, error, raw)"
-                        " VALUES (?, ?, ?, ?, ?)",
-                        (
-                            self._fingerprint(letter),
-                            letter.source,
-                            letter.position,
-                            letter.error,
-                            letter.raw,
-                        ),
-                    )
-                    added += cur.rowcount
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
+        with self.transaction() as cur:
+            for letter in letters:
+                cur.execute(
+                    "INSERT OR IGNORE INTO deadletter (fingerprint, source, position, error, raw)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (
+                        self._fingerprint(letter),
+                        letter.source,
+                        letter.position,
+                        letter.error,
+                        letter.raw,
+                    ),
+                )
+                added += cur.rowcount
         for letter in letters:
             log.info("dead-lettered %s@%s: %s", letter.source, letter.position, letter.error)
         return added

@@ -19,13 +19,12 @@ Example
 from __future__ import annotations
 
 import logging
-import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
-__all__ = ["AppendResult", "Journal", "JournalEntry", "connect"]
+from ingest.sqlite import SqliteStore
+
+__all__ = ["AppendResult", "Journal", "JournalEntry"]
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +41,6 @@ CREATE TABLE IF NOT EXISTS journal (
 );
 CREATE INDEX IF NOT EXISTS journal_kind_time ON journal (kind, event_time);
 """
-
-
-def connect(path: Path) -> sqlite3.Connection:
-    """Open an SQLite database in WAL mode with full synchronous commits."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30.0)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=30000")
-    return conn
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,18 +65,10 @@ class AppendResult:
     fresh: list[JournalEntry] = field(default_factory=list, repr=False)
 
 
-class Journal:
+class Journal(SqliteStore):
     """Append-only, idempotent message journal in one SQLite file (WAL mode)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._conn = connect(self.path)
-        self._conn.executescript(_SCHEMA)
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+    SCHEMA = _SCHEMA
 
     def append(self, entries: Sequence[JournalEntry]) -> AppendResult:
         """Store a batch atomically; entries whose key is already stored are duplicates.
@@ -104,20 +85,13 @@ class Journal:
             "INSERT OR IGNORE INTO journal (key, kind, event_time, payload, source, position)"
             " VALUES (?, ?, ?, ?, ?, ?)"
         )
-        with self._lock:
-            cur = self._conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                for e in entries:
-                    cur.execute(sql, (e.key, e.kind, e.event_time, e.payload, e.source, e.position))
-                    if cur.rowcount == 1:
-                        fresh.append(e)
-                        if first is None:
-                            first = cur.lastrowid
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
+        with self.transaction() as cur:
+            for e in entries:
+                cur.execute(sql, (e.key, e.kind, e.event_time, e.payload, e.source, e.position))
+                if cur.rowcount == 1:
+                    fresh.append(e)
+                    if first is None:
+                        first = cur.lastrowid
         return AppendResult(len(fresh), len(entries) - len(fresh), first, fresh)
 
     def _known_keys(self, keys: list[str]) -> set[str]:

@@ -262,18 +262,9 @@ class CoPresence:
 
     def _register_hits(self, case: _Case, hits: SceneHits) -> list[LinkEvidence]:
         evidence: list[LinkEvidence] = []
-        offsets = hits.offset_s
         for i in np.flatnonzero(hits.weight >= self.min_weight):
             e = int(hits.ent[i])
-            hit = Hit(
-                case.case_id,
-                self.checkpoints.names.value(int(hits.cp[i])),
-                float(hits.dist_m[i]),
-                int(offsets[i]),
-                float(hits.weight[i]),
-                float(hits.p[i]),
-                int(hits.t[i]),
-            )
+            hit = self._hit(case.case_id, hits, int(i))
             previous = case.hits.get(e)
             if previous is not None and previous.weight >= hit.weight:
                 continue
@@ -284,6 +275,18 @@ class CoPresence:
                 if other_id != case.case_id:
                     evidence.append(self._evidence(e, other, hit))
         return evidence
+
+    def _hit(self, case_id: str, hits: SceneHits, i: int) -> Hit:
+        """Row ``i`` of a scene query's answer as a :class:`Hit`."""
+        return Hit(
+            case_id,
+            self.checkpoints.names.value(int(hits.cp[i])),
+            float(hits.dist_m[i]),
+            int(hits.t[i]) - hits.window.start,
+            float(hits.weight[i]),
+            float(hits.p[i]),
+            int(hits.t[i]),
+        )
 
     def penalty(self, e: int) -> float:
         """Score penalty for an entity near many scenes (ubiquity across cases)."""
@@ -332,19 +335,8 @@ class CoPresence:
                 excused=self._excuse(case_id),
             )
             keep = ~self.stats.is_fleet(hits.ent) if len(hits) else np.zeros(0, bool)
-            offsets = hits.offset_s
             for i in np.flatnonzero(keep):
-                per_entity.setdefault(int(hits.ent[i]), []).append(
-                    Hit(
-                        case_id,
-                        self.checkpoints.names.value(int(hits.cp[i])),
-                        float(hits.dist_m[i]),
-                        int(offsets[i]),
-                        float(hits.weight[i]),
-                        float(hits.p[i]),
-                        int(hits.t[i]),
-                    )
-                )
+                per_entity.setdefault(int(hits.ent[i]), []).append(self._hit(case_id, hits, int(i)))
         out = [
             Collision(self.entities.value(e), len(hs), sum(h.weight for h in hs), tuple(hs))
             for e, hs in per_entity.items()

@@ -1,0 +1,55 @@
+"""SQLite plumbing shared by the journal and the dead-letter store.
+
+Both are single-file SQLite databases in WAL mode with ``synchronous=FULL``:
+a committed transaction survives the process being killed. Writes go through
+:meth:`SqliteStore.transaction`, one ``BEGIN IMMEDIATE`` ... ``COMMIT`` per batch.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["SqliteStore", "connect"]
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open an SQLite database in WAL mode with full synchronous commits."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class SqliteStore:
+    """One SQLite file with a schema, a lock, and atomic write transactions."""
+
+    SCHEMA = ""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._conn = connect(self.path)
+        self._conn.executescript(self.SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Cursor]:
+        """A write transaction under the store's lock; rolled back if the block raises."""
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
