@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from geo.lookup import JurisdictionIndex
 from graph.cases import CaseBook
+from graph.linkage import Linker
 from graph.series import Series, export_series
 from graph.spacetime.sink import SpaceTimeSink
 from icc.config import Settings
@@ -32,8 +33,8 @@ class Runtime:
     deadletters: DeadLetterStore
     cases: CaseBook
     spacetime: SpaceTimeSink
+    linker: Linker
     ingestor: Ingestor
-    series: list[Series] = field(default_factory=list)
 
     @classmethod
     def open(cls, settings: Settings, reset: bool = False, rebuild: bool = True) -> Runtime:
@@ -49,11 +50,16 @@ class Runtime:
         deadletters = DeadLetterStore(settings.deadletter_path)
         cases = CaseBook(JurisdictionIndex.for_province(settings.province))
         spacetime = SpaceTimeSink()
-        ingestor = Ingestor(journal, deadletters, [cases, spacetime])
-        runtime = cls(settings, journal, deadletters, cases, spacetime, ingestor)
+        linker = Linker(cases, spacetime)
+        ingestor = Ingestor(journal, deadletters, [cases, spacetime, linker])
+        runtime = cls(settings, journal, deadletters, cases, spacetime, linker, ingestor)
         if rebuild:
             ingestor.rebuild()
         return runtime
+
+    @property
+    def series(self) -> list[Series]:
+        return self.linker.series()
 
     def export(self) -> dict:
         return export_series(self.series)

@@ -111,7 +111,7 @@ class CoPresence:
         self,
         retention_hours: int = 24 * 30,
         late_hours: float = 24.0,
-        min_weight: float = 1.0,
+        min_weight: float = 0.05,
         policy: RadiusPolicy | None = None,
         history_days: int = 7,
         max_window_h: float = 36.0,

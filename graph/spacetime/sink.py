@@ -37,6 +37,7 @@ class SpaceTimeSink:
         self.physical_prefixes = physical_prefixes
         self.evidence: dict[tuple[str, str], dict[str, LinkEvidence]] = {}
         self.categories: dict[str, str] = {}  # case -> category of its first report
+        self._changed: set[tuple[str, str]] = set()
         self.version = 0
         self._lock = threading.RLock()
 
@@ -78,7 +79,14 @@ class SpaceTimeSink:
             old = per_pair.get(ev.entity)
             if old is None or ev.score > old.score:
                 per_pair[ev.entity] = ev
+                self._changed.add(ev.pair)
                 self.version += 1
+
+    def drain_changed(self) -> set[tuple[str, str]]:
+        """Case pairs whose evidence changed since the last call."""
+        with self._lock:
+            changed, self._changed = self._changed, set()
+            return changed
 
     def links(self, min_score: float = 0.0) -> dict[tuple[str, str], list[LinkEvidence]]:
         """Case pairs with co-presence evidence, each with its evidence strongest first."""

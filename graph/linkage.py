@@ -1,0 +1,129 @@
+"""The case-linkage graph: scored, explained links between cases, and the series they form.
+
+:class:`Linker` is the last sink of the pipeline. After the case registry and
+the evidence cores have taken a batch, it rescores every pair of cases whose
+evidence changed, keeps the links the model accepts, and updates the series
+(:mod:`graph.seriesdetect`). Nothing is re-run from scratch: work is
+proportional to the evidence that changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from graph.cases import CaseBook
+from graph.features import PairEvidence, pair_features
+from graph.linkmodel import Contribution, LinkModel
+from graph.series import Evidence, Series
+from graph.seriesdetect import SeriesTracker
+from graph.spacetime.copresence import LinkEvidence
+from graph.spacetime.sink import SpaceTimeSink
+from ingest.models import Message
+
+__all__ = ["Link", "Linker"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A scored candidate link between two cases and why."""
+
+    case_a: str
+    case_b: str
+    probability: float
+    features: dict[str, float]
+    evidence: tuple[tuple[str, str], ...]  # (kind, sentence)
+
+    @property
+    def pair(self) -> tuple[str, str]:
+        return (self.case_a, self.case_b)
+
+
+class Linker:
+    """Scores candidate pairs from the evidence cores and maintains the series."""
+
+    def __init__(self, cases: CaseBook, spacetime: SpaceTimeSink, model: LinkModel | None = None) -> None:
+        self.cases = cases
+        self.spacetime = spacetime
+        self.model = model or LinkModel.load()
+        self.links: dict[tuple[str, str], Link] = {}
+        self.tracker = SeriesTracker()
+        self._lock = threading.RLock()
+        self.version = 0
+
+    # -- sink -----------------------------------------------------------------
+    def apply(self, messages: Sequence[Message]) -> None:
+        changed = self.spacetime.drain_changed()
+        if not changed:
+            return
+        with self._lock:
+            touched = False
+            for pair in changed:
+                link = self.score(*pair)
+                if link is None:
+                    continue
+                self.links[pair] = link
+                touched = True
+            if touched:
+                accepted = {p: k.probability for p, k in self.links.items()
+                            if k.probability >= self.model.threshold}
+                if self.tracker.update(accepted, {p for p in changed if p in accepted}):
+                    self.version += 1
+
+    # -- scoring --------------------------------------------------------------
+    def evidence(self, case_a: str, case_b: str) -> PairEvidence:
+        """Identity evidence the cores hold for a pair (either order)."""
+        ev = PairEvidence()
+        found: list[LinkEvidence] = self.spacetime.between(case_a, case_b)
+        if found:
+            best = found[0]
+            ev.st_best = best.score
+            ev.st_entities = len(found)
+            ev.st_scenes = self._scenes_of(best.entity, case_a)
+            ev.details.extend((e.kind, e.detail) for e in found[:3])
+        return ev
+
+    def _scenes_of(self, entity: str, like_case: str) -> int:
+        """How many scenes of the same category as ``like_case`` the entity was near."""
+        category = self.spacetime.categories.get(like_case)
+        near = self.spacetime.core.entity_hits(entity)
+        return sum(1 for c in near if self.spacetime.categories.get(c) == category)
+
+    def score(self, case_a: str, case_b: str) -> Link | None:
+        a, b = self.cases.get(case_a), self.cases.get(case_b)
+        if a is None or b is None:
+            return None
+        ev = self.evidence(case_a, case_b)
+        x = pair_features(a, b, ev)
+        p = self.model.probability(x)
+        lo, hi = sorted((case_a, case_b))
+        return Link(lo, hi, p, x, tuple(ev.details))
+
+    def explain(self, case_a: str, case_b: str) -> tuple[Link | None, list[Contribution]]:
+        """The link between two cases (scored now, even if never a candidate) and each
+        feature's contribution to its logit."""
+        link = self.score(case_a, case_b)
+        if link is None:
+            return None, []
+        return link, self.model.contributions(link.features)
+
+    # -- reads ----------------------------------------------------------------
+    def series(self) -> list[Series]:
+        """Current series with their evidence sentences."""
+        with self._lock:
+            out = []
+            for sid, members in self.tracker.series.items():
+                details: list[Evidence] = []
+                seen: set[str] = set()
+                for pair, link in self.links.items():
+                    if pair[0] in members and pair[1] in members and link.probability >= self.model.threshold:
+                        for kind, text in link.evidence:
+                            if text not in seen:
+                                seen.add(text)
+                                details.append(Evidence(kind, text))
+                out.append(Series(sid, tuple(sorted(members)), tuple(details[:12])))
+            return out

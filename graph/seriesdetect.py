@@ -1,0 +1,115 @@
+"""Series detection over accepted links: guarded components with stable ids.
+
+A series is a connected group of cases in the graph of accepted links, with
+two guards against the giant component that chaining produces:
+
+* a *weak bridge* — an edge whose removal splits the group and whose
+  probability is below ``strong`` — is cut, so one weak link never merges two
+  series;
+* a group still larger than ``max_direct`` cases is split by modularity
+  communities (Louvain, weighted by link probability).
+
+Ids are stable: a recomputed group keeps the id of the existing series it
+overlaps most (Jaccard >= 0.5); otherwise it gets the next ``S-0001``-style id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+
+import networkx as nx
+
+__all__ = ["SeriesTracker"]
+
+log = logging.getLogger(__name__)
+
+
+class SeriesTracker:
+    """Incremental series over a stream of accepted links."""
+
+    def __init__(self, strong: float = 0.8, max_direct: int = 12, seed: int = 7) -> None:
+        self.strong = strong
+        self.max_direct = max_direct
+        self.seed = seed
+        self.graph = nx.Graph()
+        self.series: dict[str, frozenset[str]] = {}
+        self._of_case: dict[str, str] = {}
+        self._next = 1
+        self.events: list[tuple[str, str, tuple[str, ...]]] = []  # (kind, series id, cases)
+
+    def update(self, accepted: Mapping[tuple[str, str], float], changed: Iterable[tuple[str, str]]) -> bool:
+        """Bring the series up to date; ``accepted`` holds every accepted link, ``changed`` the
+        pairs whose score changed. Returns True if any series changed.
+
+        Complexity: proportional to the components the changed pairs touch.
+        """
+        stale = {n for e in self.graph.edges if e not in accepted and e[::-1] not in accepted for n in e}
+        self.graph.remove_edges_from([e for e in list(self.graph.edges)
+                                      if e not in accepted and e[::-1] not in accepted])
+        touched = set(stale)
+        for (a, b), p in accepted.items():
+            if not self.graph.has_edge(a, b) or self.graph[a][b]["p"] != p:
+                self.graph.add_edge(a, b, p=p)
+                touched.update((a, b))
+        touched.update(n for pair in changed for n in pair)
+        if not touched:
+            return False
+        nodes = set()
+        for n in touched:
+            if n in self.graph:
+                nodes |= nx.node_connected_component(self.graph, n)
+        nodes |= {c for n in touched for c in self.series.get(self._of_case.get(n, ""), ())}
+        groups = self._groups(self.graph.subgraph(nodes).copy())
+        return self._assign(groups, nodes)
+
+    def _groups(self, g: nx.Graph) -> list[frozenset[str]]:
+        weak = [(a, b) for a, b in nx.bridges(g) if g[a][b]["p"] < self.strong]
+        for a, b in weak:
+            g.remove_edge(a, b)
+            sides = [nx.node_connected_component(g, a), nx.node_connected_component(g, b)]
+            if min(len(s) for s in sides) < 2:
+                g.add_edge(a, b, p=0.0)  # a leaf: keep it, it merges nothing
+        out: list[frozenset[str]] = []
+        for comp in nx.connected_components(g):
+            if len(comp) < 2:
+                continue
+            if len(comp) <= self.max_direct:
+                out.append(frozenset(comp))
+                continue
+            sub = g.subgraph(comp)
+            parts = nx.community.louvain_communities(sub, weight="p", seed=self.seed)
+            out.extend(frozenset(p) for p in parts if len(p) >= 2)
+        return out
+
+    def _assign(self, groups: list[frozenset[str]], scope: set[str]) -> bool:
+        old = {sid: members for sid, members in self.series.items() if members & scope}
+        changed = False
+        taken: set[str] = set()
+        new_series: dict[str, frozenset[str]] = {}
+        for group in sorted(groups, key=lambda g: (-len(g), min(g))):
+            best, best_j = None, 0.0
+            for sid, members in old.items():
+                if sid in taken:
+                    continue
+                j = len(group & members) / len(group | members)
+                if j > best_j:
+                    best, best_j = sid, j
+            if best is not None and best_j >= 0.5:
+                sid = best
+            else:
+                sid = f"S-{self._next:04d}"
+                self._next += 1
+            taken.add(sid)
+            new_series[sid] = group
+            if old.get(sid) != group:
+                changed = True
+                self.events.append(("updated" if sid in old else "created", sid, tuple(sorted(group))))
+        for sid in old:
+            if sid not in taken:
+                changed = True
+                self.events.append(("dissolved", sid, tuple(sorted(old[sid]))))
+                del self.series[sid]
+        self.series.update(new_series)
+        self._of_case = {c: sid for sid, members in self.series.items() for c in members}
+        return changed
