@@ -67,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--days", type=_positive_float, default=1.0)
     d.add_argument("--reset", action="store_true", help="start from an empty state")
 
+    e = sub.add_parser("explain", help="why two cases are or are not linked, feature by feature")
+    e.add_argument("case_a")
+    e.add_argument("case_b")
+
     g = sub.add_parser("geo", help="the served province's jurisdictions")
     gsub = g.add_subparsers(dest="geo_command", required=True)
     gsub.add_parser("summary", help="counts per tier")
@@ -105,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_replay(args, settings, out)
         if args.command == "scenario":
             return _cmd_scenario(args, out)
+        if args.command == "explain":
+            return _cmd_explain(args, settings, out)
         if args.command == "geo":
             return _cmd_geo(args, settings, out)
         if args.command == "deadletter":
@@ -143,6 +149,42 @@ def _cmd_scenario(args: argparse.Namespace, out: Console) -> int:
         highlight=False,
         soft_wrap=True,
     )
+    return 0
+
+
+def _cmd_explain(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    from rich.table import Table
+
+    from icc.runtime import Runtime
+
+    runtime = Runtime.open(settings)
+    try:
+        for case_id in (args.case_a, args.case_b):
+            if runtime.cases.get(case_id) is None:
+                raise ValueError(f"unknown case {case_id!r}: no report with that case_id in {settings.data_dir}")
+        link, contributions = runtime.linker.explain(args.case_a, args.case_b)
+        assert link is not None
+        model = runtime.linker.model
+        verdict = "LINKED" if link.probability >= model.threshold else "not linked"
+        series = {c: s.series_id for s in runtime.series for c in s.case_ids}
+        sa, sb = series.get(args.case_a), series.get(args.case_b)
+        out.print(f"{args.case_a} – {args.case_b}: {verdict}, p = {link.probability:.3f} "
+                  f"(threshold {model.threshold:g})", highlight=False)
+        if sa or sb:
+            out.print(f"series: {args.case_a} in {sa or '-'}, {args.case_b} in {sb or '-'}", highlight=False)
+        table = Table("feature", "value", "weight", "contribution to the log-odds")
+        for c in contributions:
+            table.add_row(c.feature, f"{c.value:.3f}", f"{c.weight:+.3f}", f"{c.logit:+.3f}")
+        table.add_row("(intercept)", "", "", f"{model.intercept:+.3f}")
+        out.print(table)
+        if link.evidence:
+            out.print("evidence:", highlight=False)
+            for kind, text in link.evidence:
+                out.print(f"  [{kind}] {text}", highlight=False, soft_wrap=True, markup=False)
+        else:
+            out.print("evidence: no vehicle, phone or person was found near both cases", highlight=False)
+    finally:
+        runtime.close()
     return 0
 
 
