@@ -1,0 +1,29 @@
+"""Smoke test of ``python -m bench.linkage``: it runs, prints the agreed shape, writes files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bench._common import validate_result
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_linkage_quick_json(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.linkage", "--quick", "--json", "--out", str(tmp_path),
+         "--seeds", "7", "--days", "1", "--scale", "0.1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    validate_result(result)
+    for key in ("pair_precision", "pair_recall", "pair_f1", "bcubed_f1"):
+        assert 0.0 <= result["ours"][key] <= 1.0 and 0.0 <= result["baseline"][key] <= 1.0
+    assert 0.0 <= result["ours"]["auc"] <= 1.0
+    # the naive linker chains cases together through ubiquitous vehicles
+    assert result["baseline"]["pair_precision"] < result["ours"]["pair_precision"]
+    assert (tmp_path / "linkage.json").is_file() and (tmp_path / "linkage.png").is_file()
