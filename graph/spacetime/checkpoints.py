@@ -58,6 +58,21 @@ class RadiusPolicy:
             raise ValueError(f"min_checkpoints={self.min_checkpoints}: expected >= 1")
 
 
+def _density_grid(
+    x: np.ndarray, y: np.ndarray, cell: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if x.size == 0:
+        return np.empty(0), np.empty(0), np.empty(0)
+    keys = np.stack([np.floor(x / cell), np.floor(y / cell)], axis=1)
+    uniq, counts = np.unique(keys, axis=0, return_counts=True)
+    order = np.argsort(uniq[:, 0], kind="stable")
+    return (
+        (uniq[order, 0] + 0.5) * cell,
+        (uniq[order, 1] + 0.5) * cell,
+        counts[order].astype(np.float64),
+    )
+
+
 class CheckpointRegistry:
     """Checkpoint ids (interned), their WGS 84 and metric positions, and a 2 km grid."""
 
@@ -68,6 +83,7 @@ class CheckpointRegistry:
         self._lat: list[float] = []
         self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._grid: dict[tuple[int, int], np.ndarray] | None = None
+        self._cell_counts: tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None = None
 
     def __len__(self) -> int:
         return len(self.names)
@@ -101,6 +117,7 @@ class CheckpointRegistry:
         self._lat.append(float(lat))
         self._arrays = None
         self._grid = None
+        self._cell_counts = None
         return ident
 
     def id_of(self, name: str) -> int:
@@ -141,14 +158,19 @@ class CheckpointRegistry:
             self._grid = grid
         return self._grid
 
-    def cell_counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Checkpoint density on the 2 km grid: (centre x, centre y, checkpoints) per non-empty cell."""
-        grid = self._cells()
-        if not grid:
-            return np.empty(0), np.empty(0), np.empty(0)
-        keys = np.array(list(grid.keys()), dtype=np.float64)
-        counts = np.array([len(v) for v in grid.values()], dtype=np.float64)
-        return (keys[:, 0] + 0.5) * _CELL_M, (keys[:, 1] + 0.5) * _CELL_M, counts
+    def cell_counts(
+        self,
+    ) -> tuple[
+        tuple[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]
+    ]:
+        """Checkpoint density on a fine (2 km) and a coarse (16 km) grid.
+
+        Each is (centre x, centre y, checkpoints) per non-empty cell, sorted by x.
+        """
+        if self._cell_counts is None:
+            _, _, x, y = self.arrays
+            self._cell_counts = (_density_grid(x, y, _CELL_M), _density_grid(x, y, 8 * _CELL_M))
+        return self._cell_counts
 
     def within(self, lon: float, lat: float, radius_m: float) -> tuple[np.ndarray, np.ndarray]:
         """Checkpoint ids within ``radius_m`` of a point and their distances, nearest first."""

@@ -63,7 +63,24 @@ def _update(ent, t, x, y, count, first, last, blocks, moments):  # noqa: ANN001,
 
 
 @njit(cache=True)
-def _share(ent, count, moments, x, y, n_near, cx, cy, cn, min_sigma):  # noqa: ANN001, ANN202
+def _density_sum(mx, my, s2, cx, cy, cn):  # noqa: ANN001, ANN202
+    """Sum over checkpoint cells (sorted by x) of n_cell * exp(-d^2 / (2 s^2))."""
+    inv = 1.0 / (2.0 * s2)
+    reach = np.sqrt(30.0 * 2.0 * s2)  # beyond this exp(-d2) < 1e-13
+    total = 0.0
+    for j in range(np.searchsorted(cx, mx - reach), np.searchsorted(cx, mx + reach)):
+        dx = cx[j] - mx
+        dy = cy[j] - my
+        d2 = (dx * dx + dy * dy) * inv
+        if d2 < 30.0:
+            total += cn[j] * np.exp(-d2)
+    return total
+
+
+@njit(cache=True)
+def _share(
+    ent, count, moments, denom, denom_n, x, y, n_near, fine, coarse, coarse_sigma, min_sigma
+):  # noqa: ANN001, ANN202
     out = np.zeros(ent.shape[0])
     for i in range(ent.shape[0]):
         e = ent[i]
@@ -74,17 +91,15 @@ def _share(ent, count, moments, x, y, n_near, cx, cy, cn, min_sigma):  # noqa: A
         my = moments[e, 1] / n
         var = (moments[e, 2] / n - mx * mx - my * my) / 2.0
         s2 = max(var, min_sigma * min_sigma)
-        inv = 1.0 / (2.0 * s2)
-        total = 0.0
-        for j in range(cx.shape[0]):
-            dx = cx[j] - mx
-            dy = cy[j] - my
-            d2 = (dx * dx + dy * dy) * inv
-            if d2 < 30.0:
-                total += cn[j] * np.exp(-d2)
-        here = n_near * np.exp(-((x - mx) ** 2 + (y - my) ** 2) * inv)
-        if total > 0.0:
-            out[i] = min(1.0, here / max(total, here))
+        # the denominator moves slowly with the entity's mean and spread: cache it and
+        # refresh when the entity has been seen a quarter more times since
+        if denom_n[e] == 0 or n > denom_n[e] + (denom_n[e] >> 2):
+            grid = coarse if s2 > coarse_sigma * coarse_sigma else fine
+            denom[e] = _density_sum(mx, my, s2, grid[0], grid[1], grid[2])
+            denom_n[e] = n
+        here = n_near * np.exp(-((x - mx) ** 2 + (y - my) ** 2) / (2.0 * s2))
+        if denom[e] > 0.0:
+            out[i] = min(1.0, here / max(denom[e], here))
     return out
 
 
@@ -103,6 +118,8 @@ class EntityStats:
         self.blocks = np.zeros((1024, 4), np.int32)
         # sum x, sum y, sum (x^2 + y^2) of sighting positions in metres (GK 120E)
         self.moments = np.zeros((1024, 3), np.float64)
+        self._denom = np.zeros(0)  # cached checkpoint-density sums per entity
+        self._denom_n = np.zeros(0, np.int32)  # the count they were computed at
         self.earliest = -1  # index time of the first sighting counted
         self.latest = -1
 
@@ -148,7 +165,9 @@ class EntityStats:
         x: float,
         y: float,
         n_near: int,
-        cells: tuple[np.ndarray, np.ndarray, np.ndarray],
+        cells: tuple[
+            tuple[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]
+        ],
         min_sigma_m: float = 2000.0,
     ) -> np.ndarray:
         """Expected share of each entity's sightings at the ``n_near`` checkpoints around (x, y).
@@ -162,18 +181,35 @@ class EntityStats:
         holds the checkpoint grid (cell x, cell y, checkpoints per cell).
         """
         ent = np.ascontiguousarray(ent, dtype=np.int64)
+        self._grow_cache()
+        fine, coarse = cells
         return _share(
             ent,
             self.count,
             self.moments,
+            self._denom,
+            self._denom_n,
             float(x),
             float(y),
             float(n_near),
-            cells[0],
-            cells[1],
-            cells[2],
+            fine,
+            coarse,
+            8000.0,
             float(min_sigma_m),
         )
+
+    def _grow_cache(self) -> None:
+        cap = self.count.shape[0]
+        if self._denom.shape[0] < cap:
+            denom = np.zeros(cap)
+            denom_n = np.zeros(cap, np.int32)
+            denom[: self._denom.shape[0]] = self._denom
+            denom_n[: self._denom_n.shape[0]] = self._denom_n
+            self._denom, self._denom_n = denom, denom_n
+
+    def forget_density(self) -> None:
+        """Drop cached checkpoint-density sums (after new checkpoints appear)."""
+        self._denom_n[:] = 0
 
     def rate_per_hour(self, ent: np.ndarray) -> np.ndarray:
         """Background sighting rate of each entity (per hour).
