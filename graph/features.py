@@ -7,7 +7,7 @@ link model (:mod:`graph.linkmodel`):
 ``st_best``         strongest co-presence evidence (nats): one entity near both scenes
 ``st_entities``     log(1 + distinct entities near both scenes)
 ``st_scenes``       log(1 + scenes of the same category the best entity was near)
-``companion``       strongest companion bridge (nats): A's entity travels with B's
+``companion``       log(1 + strongest companion bridge in nats): A's entity travels with B's
 ``person``          strongest person identity evidence (nats)
 ``same_category``   1 if the two categories are equal
 ``same_family``     1 if they share the family (theft, fraud, burglary, ...)
@@ -88,7 +88,7 @@ def pair_features(a: Case, b: Case, ev: PairEvidence) -> dict[str, float]:
         "st_best": ev.st_best,
         "st_entities": math.log1p(ev.st_entities),
         "st_scenes": math.log1p(ev.st_scenes),
-        "companion": ev.companion,
+        "companion": math.log1p(ev.companion),
         "person": ev.person,
         "same_category": float(a.category == b.category),
         "same_family": float(_family(a.category) == _family(b.category)),

@@ -46,7 +46,9 @@ class Link:
 class Linker:
     """Scores candidate pairs from the evidence cores and maintains the series."""
 
-    def __init__(self, cases: CaseBook, spacetime: SpaceTimeSink, model: LinkModel | None = None) -> None:
+    def __init__(
+        self, cases: CaseBook, spacetime: SpaceTimeSink, model: LinkModel | None = None
+    ) -> None:
         self.cases = cases
         self.spacetime = spacetime
         self.model = model or LinkModel.load()
@@ -69,8 +71,11 @@ class Linker:
                 self.links[pair] = link
                 touched = True
             if touched:
-                accepted = {p: k.probability for p, k in self.links.items()
-                            if k.probability >= self.model.threshold}
+                accepted = {
+                    p: k.probability
+                    for p, k in self.links.items()
+                    if k.probability >= self.model.threshold
+                }
                 if self.tracker.update(accepted, {p for p in changed if p in accepted}):
                     self.version += 1
 
@@ -79,12 +84,17 @@ class Linker:
         """Identity evidence the cores hold for a pair (either order)."""
         ev = PairEvidence()
         found: list[LinkEvidence] = self.spacetime.between(case_a, case_b)
-        if found:
-            best = found[0]
+        near = [e for e in found if e.kind != "companion"]
+        bridges = [e for e in found if e.kind == "companion"]
+        if near:
+            best = near[0]
             ev.st_best = best.score
-            ev.st_entities = len(found)
+            ev.st_entities = len(near)
             ev.st_scenes = self._scenes_of(best.entity, case_a)
-            ev.details.extend((e.kind, e.detail) for e in found[:3])
+            ev.details.extend((e.kind, e.detail) for e in near[:3])
+        if bridges:
+            ev.companion = bridges[0].score
+            ev.details.append(("companion", bridges[0].detail))
         return ev
 
     def _scenes_of(self, entity: str, like_case: str) -> int:
@@ -120,7 +130,11 @@ class Linker:
                 details: list[Evidence] = []
                 seen: set[str] = set()
                 for pair, link in self.links.items():
-                    if pair[0] in members and pair[1] in members and link.probability >= self.model.threshold:
+                    if (
+                        pair[0] in members
+                        and pair[1] in members
+                        and link.probability >= self.model.threshold
+                    ):
                         for kind, text in link.evidence:
                             if text not in seen:
                                 seen.add(text)
