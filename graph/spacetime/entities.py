@@ -118,6 +118,7 @@ class EntityStats:
         self.blocks = np.zeros((1024, 4), np.int32)
         # sum x, sum y, sum (x^2 + y^2) of sighting positions in metres (GK 120E)
         self.moments = np.zeros((1024, 3), np.float64)
+        self._scratch = np.full(1024, -1, dtype=np.int64)
         self._denom = np.zeros(0)  # cached checkpoint-density sums per entity
         self._denom_n = np.zeros(0, np.int32)  # the count they were computed at
         self.earliest = -1  # index time of the first sighting counted
@@ -206,6 +207,12 @@ class EntityStats:
             denom[: self._denom.shape[0]] = self._denom
             denom_n[: self._denom_n.shape[0]] = self._denom_n
             self._denom, self._denom_n = denom, denom_n
+
+    def scratch(self, size: int) -> np.ndarray:
+        """A reusable int64 array of at least ``size`` entries, all -1 (kernels restore it)."""
+        if self._scratch.shape[0] < size:
+            self._scratch = np.full(max(size, 2 * self._scratch.shape[0]), -1, dtype=np.int64)
+        return self._scratch
 
     def forget_density(self) -> None:
         """Drop cached checkpoint-density sums (after new checkpoints appear)."""

@@ -219,12 +219,23 @@ class SightingIndex:
             del self.partitions[hour]
 
     def _compact_settled(self) -> None:
-        """Compact partitions two or more hours behind the watermark once (late data re-tails them)."""
+        """Tidy partitions two or more hours behind the watermark.
+
+        Late data lands in their tails: a tail of 4096 rows becomes a small run of
+        its own (a counting sort of just those rows), and runs merge only when the
+        small ones add up to a quarter of the largest or there are too many — so
+        a trickle of late sightings never re-sorts a whole partition.
+        """
         settled = self.watermark // PARTITION_S - 2
         for hour, part in self.partitions.items():
-            # small late tails stay unsorted (cheap to scan); big ones and split runs merge
-            if hour <= settled and (part.n >= 4096 or len(part.runs) > 1):
-                part.compact()
+            if hour > settled:
+                continue
+            if part.n >= 4096:
+                part.flush()
+            if len(part.runs) > 1:
+                sizes = [r.ent.shape[0] for r in part.runs]
+                if 4 * (sum(sizes) - max(sizes)) >= max(sizes) or len(part.runs) > self.max_runs:
+                    part.compact()
 
     def drop_before(self, index_time: int) -> int:
         """Drop whole partitions that end before ``index_time``; returns sightings dropped."""

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from geo.projection import to_metres
+from graph.spacetime import _kernels as kern
 from graph.spacetime.checkpoints import CheckpointRegistry
 from graph.spacetime.entities import EntityStats
 from graph.spacetime.index import PARTITION_S, SightingIndex
@@ -103,22 +104,16 @@ def scene_window(
     )
 
 
-def _best_per_entity(
-    ent: np.ndarray, cp: np.ndarray, t: np.ndarray, dist_of_cp: np.ndarray, mid: float
-) -> np.ndarray:
-    """Row index of each entity's best hit: nearest checkpoint, then nearest the window middle."""
-    dist = dist_of_cp[cp]
-    order = np.lexsort((np.abs(t - mid), dist, ent))
-    first = np.ones(order.size, dtype=bool)
-    first[1:] = ent[order[1:]] != ent[order[:-1]]
-    return order[first]
-
-
 Excuse = Callable[[np.ndarray, int, int], np.ndarray]
 
 
 def _own_days(
-    index: SightingIndex, w: SceneWindow, ents: np.ndarray, days: int, excused: Excuse | None
+    index: SightingIndex,
+    w: SceneWindow,
+    ents: np.ndarray,
+    days: int,
+    excused: Excuse | None,
+    scratch: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """On how many of the previous ``days`` days each entity was at the scene's checkpoints
     in the same time-of-day window, and how many of those days the index holds.
@@ -138,7 +133,9 @@ def _own_days(
         available += 1
         seen, _, _ = index.query(w.cps, t0, t1)
         if seen.size:
-            present = np.isin(ents, seen)
+            present = (
+                kern.present_in(ents, seen, scratch) if scratch is not None else np.isin(ents, seen)
+            )
             if excused is not None and present.any():
                 idx = np.flatnonzero(present)
                 present[idx[excused(ents[idx], t0, t1)]] = False
@@ -170,7 +167,9 @@ def scene_hits(
         return SceneHits(window, zi, zi, zi, z, z, z)
     dist_of_cp = np.zeros(int(max(cp.max(), window.cps.max())) + 1)
     dist_of_cp[window.cps] = window.dist_m
-    best = _best_per_entity(ent, cp, t, dist_of_cp, 0.5 * (window.start + window.end))
+    scratch = stats.scratch(int(max(ent.max(), 0)) + 1)
+    mid = 0.5 * (window.start + window.end)
+    best = kern.best_rows(ent, dist_of_cp[cp], np.abs(t - mid), scratch)
     ent, cp, t = ent[best], cp[best], t[best]
 
     w_hours = max(1.0, (window.t1 - window.t0) / 3600.0)
@@ -178,7 +177,7 @@ def scene_hits(
     tod = stats.time_of_day_factor(ent, window.t0, window.t1)
     mu_area = stats.rate_per_hour(ent) * w_hours * share * tod
 
-    own, available = _own_days(index, window, ent, history_days, excused)
+    own, available = _own_days(index, window, ent, history_days, excused, scratch)
     mu_own = (own + PRIOR_DAYS * mu_area) / (available + PRIOR_DAYS)
     mu = np.maximum(np.maximum(mu_own, mu_area), MIN_MU)
     mu = np.where(stats.is_fleet(ent), np.maximum(mu, FLEET_MU), mu)
