@@ -294,3 +294,24 @@ def test_late_sighting_creates_its_link_on_arrival() -> None:
     assert "into its window" in ev.detail
     # the same late read delivered again changes nothing
     assert core.add_sightings(["plate"], [thief], [scene_b], np.array([_epoch(5, 1.25)])) == []
+
+
+def test_vehicle_switch_is_bridged_by_companion_evidence(fed: tuple[SpaceTimeSink, dict]) -> None:
+    """The crew changes vehicles mid-series: the two vehicles travelled together, so cases
+    near the old one and cases near the new one are linked by a companion bridge."""
+    sink, truth = fed
+    sink.refresh_companions()
+    switched = [s for s in truth["series"] if s.get("switch")]
+    assert switched
+    bridged = []
+    for series in switched:
+        cases = set(series["case_ids"])
+        for (a, b), per_entity in sink.evidence.items():
+            for ev in per_entity.values():
+                if ev.kind == "companion" and a in cases and b in cases:
+                    bridged.append(ev)
+    assert bridged, "no switch series was bridged"
+    ev = max(bridged, key=lambda e: e.score)
+    assert "travelled together past" in ev.detail
+    series = next(s for s in switched if ev.case_a in s["case_ids"])
+    assert series["switch"]["from"] in ev.detail and series["switch"]["to"] in ev.detail
