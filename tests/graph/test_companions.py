@@ -134,17 +134,15 @@ def _assert_same(found: Companions, ref: dict[tuple[int, int], tuple[int, float,
 
 
 def test_docstring_example_and_partners() -> None:
-    cp, ent, t = _arrays([(1, 10, 100), (1, 11, 110), (2, 10, 5000), (2, 11, 5020)])
-    cp, ent, t = (
-        np.r_[x, y]
-        for x, y in zip((cp, ent, t), _arrays([(3, 11, 9000), (3, 10, 9030)]), strict=True)
-    )
+    rows = [(1, 10, 100), (1, 11, 110), (2, 10, 5000), (2, 11, 5020), (3, 11, 9000), (3, 10, 9030)]
+    cp, ent, t = _arrays(rows)
     found = companion_pairs(cp, ent, t)
     assert (found.a.tolist(), found.b.tolist(), found.events.tolist()) == ([10], [11], [3])
     assert found.partners_of(10)[0][0] == 11 and found.partners_of(11)[0][0] == 10
     assert found.partners_of(12) == []
     assert found.first_t[0] == 100 and found.last_t[0] == 9000
     assert found.partners_a[0] == found.partners_b[0] == 1
+    assert found.chances[0] == 3  # each drove three separate trips, and met on all three
     assert companion_pairs(cp, ent, t, min_events=4).a.size == 0
 
 
