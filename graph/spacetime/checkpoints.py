@@ -73,6 +73,36 @@ def _density_grid(
     )
 
 
+@dataclass(frozen=True)
+class DensityRasters:
+    """Checkpoint density blurred by Gaussians of several spreads, on a 2 km raster.
+
+    ``grids[l, r, c]`` is ``sum over checkpoints of exp(-d^2 / (2 sigmas[l]^2))`` for the
+    raster cell centre (x0 + (c + 0.5) * cell, y0 + (r + 0.5) * cell): how many
+    checkpoints an entity whose sightings spread like that Gaussian has around it.
+    """
+
+    x0: float
+    y0: float
+    cell: float
+    sigmas: np.ndarray
+    grids: np.ndarray
+
+
+SIGMA_LEVELS_M = (2000.0, 4000.0, 8000.0, 16000.0, 32000.0, 64000.0)
+
+
+def _blur(counts: np.ndarray, sigma_cells: float) -> np.ndarray:
+    radius = int(math.ceil(5.5 * sigma_cells))
+    k = np.exp(-(np.arange(-radius, radius + 1) ** 2) / (2.0 * sigma_cells**2))
+
+    def conv(v: np.ndarray) -> np.ndarray:  # centred, same length as v even if k is longer
+        return np.convolve(v, k, mode="full")[radius : radius + v.shape[0]]
+
+    rows = np.apply_along_axis(conv, 1, counts)
+    return np.apply_along_axis(conv, 0, rows)
+
+
 class CheckpointRegistry:
     """Checkpoint ids (interned), their WGS 84 and metric positions, and a 2 km grid."""
 
@@ -84,6 +114,7 @@ class CheckpointRegistry:
         self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._grid: dict[tuple[int, int], np.ndarray] | None = None
         self._cell_counts: tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None = None
+        self._rasters: DensityRasters | None = None
 
     def __len__(self) -> int:
         return len(self.names)
@@ -118,6 +149,7 @@ class CheckpointRegistry:
         self._arrays = None
         self._grid = None
         self._cell_counts = None
+        self._rasters = None
         return ident
 
     def id_of(self, name: str) -> int:
@@ -171,6 +203,32 @@ class CheckpointRegistry:
             _, _, x, y = self.arrays
             self._cell_counts = (_density_grid(x, y, _CELL_M), _density_grid(x, y, 8 * _CELL_M))
         return self._cell_counts
+
+    def density_rasters(self) -> DensityRasters:
+        """:class:`DensityRasters` of the registered checkpoints (cached until one is added).
+
+        Built with separable Gaussian convolutions: O(levels x cells x kernel width).
+        """
+        if self._rasters is None:
+            _, _, x, y = self.arrays
+            pad = 3.0 * SIGMA_LEVELS_M[-1]
+            if x.size:
+                x0, y0 = float(x.min()) - pad, float(y.min()) - pad
+                nx = int((float(x.max()) + pad - x0) // _CELL_M) + 1
+                ny = int((float(y.max()) + pad - y0) // _CELL_M) + 1
+            else:
+                x0 = y0 = 0.0
+                nx = ny = 1
+            counts = np.zeros((ny, nx))
+            if x.size:
+                np.add.at(
+                    counts,
+                    (((y - y0) // _CELL_M).astype(int), ((x - x0) // _CELL_M).astype(int)),
+                    1.0,
+                )
+            grids = np.stack([_blur(counts, sg / _CELL_M) for sg in SIGMA_LEVELS_M])
+            self._rasters = DensityRasters(x0, y0, _CELL_M, np.asarray(SIGMA_LEVELS_M), grids)
+        return self._rasters
 
     def within(self, lon: float, lat: float, radius_m: float) -> tuple[np.ndarray, np.ndarray]:
         """Checkpoint ids within ``radius_m`` of a point and their distances, nearest first."""

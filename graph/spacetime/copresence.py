@@ -128,7 +128,6 @@ class CoPresence:
         self.near: dict[int, dict[str, Hit]] = {}  # entity -> case -> hit
         self._windows: tuple[np.ndarray, np.ndarray, np.ndarray, list[str]] | None = None
         self.rejected_too_old = 0
-        self._density_cps = 0
 
     # -- sightings ------------------------------------------------------------
     def add_sightings(
@@ -164,10 +163,6 @@ class CoPresence:
         self.rejected_too_old += stats.too_old
         floor = self.index.oldest_time
         fresh = t >= floor
-        if len(self.checkpoints) > 1.01 * self._density_cps:
-            # the checkpoint-density sums cached per entity are stale once sensors are added
-            self.stats.forget_density()
-            self._density_cps = len(self.checkpoints)
         _, _, xs, ys = self.checkpoints.arrays
         self.stats.update(ent[fresh], t[fresh], xs[cp[fresh]], ys[cp[fresh]])
         return self._standing(ent[fresh], cp[fresh], t[fresh])

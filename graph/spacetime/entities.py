@@ -19,6 +19,7 @@ import unicodedata
 import numpy as np
 from numba import njit
 
+from graph.spacetime.checkpoints import DensityRasters
 from ingest.identifiers import normalize_phone
 
 __all__ = ["EntityStats", "entity_key"]
@@ -63,25 +64,23 @@ def _update(ent, t, x, y, count, first, last, blocks, moments):  # noqa: ANN001,
 
 
 @njit(cache=True)
-def _density_sum(mx, my, s2, cx, cy, cn):  # noqa: ANN001, ANN202
-    """Sum over checkpoint cells (sorted by x) of n_cell * exp(-d^2 / (2 s^2))."""
-    inv = 1.0 / (2.0 * s2)
-    reach = np.sqrt(30.0 * 2.0 * s2)  # beyond this exp(-d2) < 1e-13
-    total = 0.0
-    for j in range(np.searchsorted(cx, mx - reach), np.searchsorted(cx, mx + reach)):
-        dx = cx[j] - mx
-        dy = cy[j] - my
-        d2 = (dx * dx + dy * dy) * inv
-        if d2 < 30.0:
-            total += cn[j] * np.exp(-d2)
-    return total
+def _raster_at(grids, x0, y0, cell, level, x, y):  # noqa: ANN001, ANN202
+    """Bilinear value of one density raster at (x, y), clamped to the raster."""
+    ny, nx = grids.shape[1], grids.shape[2]
+    fc = min(max((x - x0) / cell - 0.5, 0.0), nx - 1.0)
+    fr = min(max((y - y0) / cell - 0.5, 0.0), ny - 1.0)
+    c0, r0 = int(fc), int(fr)
+    c1, r1 = min(c0 + 1, nx - 1), min(r0 + 1, ny - 1)
+    wc, wr = fc - c0, fr - r0
+    top = grids[level, r0, c0] * (1 - wc) + grids[level, r0, c1] * wc
+    bottom = grids[level, r1, c0] * (1 - wc) + grids[level, r1, c1] * wc
+    return top * (1 - wr) + bottom * wr
 
 
 @njit(cache=True)
-def _share(
-    ent, count, moments, denom, denom_n, x, y, n_near, fine, coarse, coarse_sigma, min_sigma
-):  # noqa: ANN001, ANN202
+def _share(ent, count, moments, x, y, n_near, grids, x0, y0, cell, log_sigmas, min_sigma):  # noqa: ANN001, ANN202
     out = np.zeros(ent.shape[0])
+    n_levels = log_sigmas.shape[0]
     for i in range(ent.shape[0]):
         e = ent[i]
         n = count[e]
@@ -91,15 +90,24 @@ def _share(
         my = moments[e, 1] / n
         var = (moments[e, 2] / n - mx * mx - my * my) / 2.0
         s2 = max(var, min_sigma * min_sigma)
-        # the denominator moves slowly with the entity's mean and spread: cache it and
-        # refresh when the entity has been seen a quarter more times since
-        if denom_n[e] == 0 or n > denom_n[e] + (denom_n[e] >> 2):
-            grid = coarse if s2 > coarse_sigma * coarse_sigma else fine
-            denom[e] = _density_sum(mx, my, s2, grid[0], grid[1], grid[2])
-            denom_n[e] = n
+        # interpolate the blurred density between the two nearest spreads (log scale)
+        ls = 0.5 * np.log(s2)
+        pos = 0.0
+        if ls >= log_sigmas[n_levels - 1]:
+            pos = n_levels - 1.0
+        elif ls > log_sigmas[0]:
+            k = 0
+            while log_sigmas[k + 1] < ls:
+                k += 1
+            pos = k + (ls - log_sigmas[k]) / (log_sigmas[k + 1] - log_sigmas[k])
+        lo = int(pos)
+        hi = min(lo + 1, n_levels - 1)
+        w = pos - lo
+        d_lo = _raster_at(grids, x0, y0, cell, lo, mx, my)
+        d_hi = _raster_at(grids, x0, y0, cell, hi, mx, my)
+        denom = np.exp((1 - w) * np.log(max(d_lo, 1e-12)) + w * np.log(max(d_hi, 1e-12)))
         here = n_near * np.exp(-((x - mx) ** 2 + (y - my) ** 2) / (2.0 * s2))
-        if denom[e] > 0.0:
-            out[i] = min(1.0, here / max(denom[e], here))
+        out[i] = min(1.0, here / max(denom, here, 1e-12))
     return out
 
 
@@ -119,8 +127,6 @@ class EntityStats:
         # sum x, sum y, sum (x^2 + y^2) of sighting positions in metres (GK 120E)
         self.moments = np.zeros((1024, 3), np.float64)
         self._scratch = np.full(1024, -1, dtype=np.int64)
-        self._denom = np.zeros(0)  # cached checkpoint-density sums per entity
-        self._denom_n = np.zeros(0, np.int32)  # the count they were computed at
         self.earliest = -1  # index time of the first sighting counted
         self.latest = -1
 
@@ -166,9 +172,7 @@ class EntityStats:
         x: float,
         y: float,
         n_near: int,
-        cells: tuple[
-            tuple[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]
-        ],
+        rasters: DensityRasters,
         min_sigma_m: float = 2000.0,
     ) -> np.ndarray:
         """Expected share of each entity's sightings at the ``n_near`` checkpoints around (x, y).
@@ -176,47 +180,34 @@ class EntityStats:
         Each entity's positions are summarised as an isotropic Gaussian (mean and
         spread of where it has been seen, spread at least ``min_sigma_m``). Its
         sightings fall on checkpoints, so the share of the scene's checkpoints is
-        ``n_near * g(scene) / sum over checkpoint cells of n_cell * g(cell)``:
-        a taxi that roams a dense city has a small share at any one scene but a
-        large rate, a car that lives beside the scene a large share. ``cells``
-        holds the checkpoint grid (cell x, cell y, checkpoints per cell).
+        ``n_near * g(scene) / sum over checkpoints of g(checkpoint)``: a taxi that
+        roams a dense city has a small share at any one scene but a large rate, a
+        car that lives beside the scene a large share. The denominator is read in
+        O(1) from the registry's blurred density rasters
+        (:meth:`CheckpointRegistry.density_rasters`), interpolated between spreads.
         """
         ent = np.ascontiguousarray(ent, dtype=np.int64)
-        self._grow_cache()
-        fine, coarse = cells
+        r = rasters
         return _share(
             ent,
             self.count,
             self.moments,
-            self._denom,
-            self._denom_n,
             float(x),
             float(y),
             float(n_near),
-            fine,
-            coarse,
-            8000.0,
+            r.grids,
+            r.x0,
+            r.y0,
+            r.cell,
+            np.log(r.sigmas),
             float(min_sigma_m),
         )
-
-    def _grow_cache(self) -> None:
-        cap = self.count.shape[0]
-        if self._denom.shape[0] < cap:
-            denom = np.zeros(cap)
-            denom_n = np.zeros(cap, np.int32)
-            denom[: self._denom.shape[0]] = self._denom
-            denom_n[: self._denom_n.shape[0]] = self._denom_n
-            self._denom, self._denom_n = denom, denom_n
 
     def scratch(self, size: int) -> np.ndarray:
         """A reusable int64 array of at least ``size`` entries, all -1 (kernels restore it)."""
         if self._scratch.shape[0] < size:
             self._scratch = np.full(max(size, 2 * self._scratch.shape[0]), -1, dtype=np.int64)
         return self._scratch
-
-    def forget_density(self) -> None:
-        """Drop cached checkpoint-density sums (after new checkpoints appear)."""
-        self._denom_n[:] = 0
 
     def rate_per_hour(self, ent: np.ndarray) -> np.ndarray:
         """Background sighting rate of each entity (per hour).

@@ -173,7 +173,9 @@ def scene_hits(
     ent, cp, t = ent[best], cp[best], t[best]
 
     w_hours = max(1.0, (window.t1 - window.t0) / 3600.0)
-    share = stats.share_near(ent, window.x, window.y, int(window.cps.size), registry.cell_counts())
+    share = stats.share_near(
+        ent, window.x, window.y, int(window.cps.size), registry.density_rasters()
+    )
     tod = stats.time_of_day_factor(ent, window.t0, window.t1)
     mu_area = stats.rate_per_hour(ent) * w_hours * share * tod
 
