@@ -8,7 +8,7 @@ link model (:mod:`graph.linkmodel`):
 ``st_entities``     log(1 + distinct entities near both scenes)
 ``st_scenes``       log(1 + scenes of the same category the best entity was near)
 ``companion``       log(1 + strongest companion bridge in nats): A's entity travels with B's
-``person``          strongest person identity evidence (nats)
+``person``          log(1 + strongest person identity evidence, posterior log-odds in nats)
 ``same_category``   1 if the two categories are equal
 ``same_family``     1 if they share the family (theft, fraud, burglary, ...)
 ``mo_jaccard``      Jaccard similarity of the modus-operandi tags
@@ -89,7 +89,7 @@ def pair_features(a: Case, b: Case, ev: PairEvidence) -> dict[str, float]:
         "st_entities": math.log1p(ev.st_entities),
         "st_scenes": math.log1p(ev.st_scenes),
         "companion": math.log1p(ev.companion),
-        "person": ev.person,
+        "person": math.log1p(ev.person),
         "same_category": float(a.category == b.category),
         "same_family": float(_family(a.category) == _family(b.category)),
         "mo_jaccard": len(mo_a & mo_b) / len(union) if union else 0.0,

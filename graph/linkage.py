@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from graph.cases import CaseBook
 from graph.features import PairEvidence, pair_features
 from graph.linkmodel import Contribution, LinkModel
+from graph.persons.sink import PersonSink
 from graph.series import Evidence, Series
 from graph.seriesdetect import SeriesTracker
 from graph.spacetime.copresence import LinkEvidence
@@ -47,10 +48,15 @@ class Linker:
     """Scores candidate pairs from the evidence cores and maintains the series."""
 
     def __init__(
-        self, cases: CaseBook, spacetime: SpaceTimeSink, model: LinkModel | None = None
+        self,
+        cases: CaseBook,
+        spacetime: SpaceTimeSink,
+        model: LinkModel | None = None,
+        persons: PersonSink | None = None,
     ) -> None:
         self.cases = cases
         self.spacetime = spacetime
+        self.persons = persons
         self.model = model or LinkModel.load()
         self.links: dict[tuple[str, str], Link] = {}
         self.tracker = SeriesTracker()
@@ -60,6 +66,8 @@ class Linker:
     # -- sink -----------------------------------------------------------------
     def apply(self, messages: Sequence[Message]) -> None:
         changed = self.spacetime.drain_changed()
+        if self.persons is not None:
+            changed |= self.persons.drain_changed()
         if not changed:
             return
         with self._lock:
@@ -95,6 +103,11 @@ class Linker:
         if bridges:
             ev.companion = bridges[0].score
             ev.details.append(("companion", bridges[0].detail))
+        if self.persons is not None:
+            person = self.persons.between(case_a, case_b)
+            if person is not None:
+                ev.person = max(0.0, person[0])
+                ev.details.insert(0, ("person", person[1]))
         return ev
 
     def _scenes_of(self, entity: str, like_case: str) -> int:

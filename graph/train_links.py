@@ -25,6 +25,7 @@ from graph.cases import CaseBook
 from graph.features import FEATURES, as_vector, pair_features
 from graph.linkage import Linker
 from graph.linkmodel import MODEL_PATH, LinkModel
+from graph.persons.sink import PersonSink
 from graph.spacetime.sink import SpaceTimeSink
 from ingest.models import parse_message
 from ingest.scenario import generate
@@ -42,6 +43,7 @@ class Stream:
     spacetime: SpaceTimeSink
     linker: Linker
     truth: dict
+    persons: PersonSink | None = None
 
     def label(self, a: str, b: str) -> int:
         series = {c: s["series_id"] for s in self.truth["series"] for c in s["case_ids"]}
@@ -49,7 +51,10 @@ class Stream:
 
     def rows(self) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
         x, y, pairs = [], [], []
-        for pair in sorted(self.spacetime.evidence):
+        candidates = set(self.spacetime.evidence)
+        if self.persons is not None:
+            candidates |= set(self.persons.evidence)
+        for pair in sorted(candidates):
             a, b = self.cases.get(pair[0]), self.cases.get(pair[1])
             if a is None or b is None:
                 continue
@@ -65,7 +70,8 @@ def stream_scenario(seed: int, days: float, scale: float, model: LinkModel | Non
     scenario = generate(seed=seed, days=days, scale=scale)
     cases = CaseBook()
     spacetime = SpaceTimeSink()
-    linker = Linker(cases, spacetime, model)
+    persons = PersonSink()
+    linker = Linker(cases, spacetime, model, persons)
     seen: set[str] = set()
     batch = []
     for raw in scenario.messages:
@@ -75,12 +81,12 @@ def stream_scenario(seed: int, days: float, scale: float, model: LinkModel | Non
         seen.add(msg.key)
         batch.append(msg)
         if len(batch) >= 1000:
-            for sink in (cases, spacetime, linker):
+            for sink in (cases, spacetime, persons, linker):
                 sink.apply(batch)
             batch = []
-    for sink in (cases, spacetime, linker):
+    for sink in (cases, spacetime, persons, linker):
         sink.apply(batch)
-    return Stream(cases, spacetime, linker, scenario.truth)
+    return Stream(cases, spacetime, linker, scenario.truth, persons)
 
 
 def stream_scenario_truth_pairs(seed: int, days: float, scale: float) -> int:
@@ -89,7 +95,9 @@ def stream_scenario_truth_pairs(seed: int, days: float, scale: float) -> int:
     return sum(len(s["case_ids"]) * (len(s["case_ids"]) - 1) // 2 for s in truth["series"])
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iters: int = 50) -> tuple[float, np.ndarray]:
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, l2: float = 1.0, iters: int = 50
+) -> tuple[float, np.ndarray]:
     """Intercept and weights of an L2-penalised logistic regression (Newton-Raphson)."""
     n, k = x.shape
     a = np.hstack([np.ones((n, 1)), x])
@@ -112,8 +120,9 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     pos, neg = scores[labels == 1], scores[labels == 0]
     if pos.size == 0 or neg.size == 0:
         return float("nan")
-    values, inverse, counts = np.unique(np.concatenate([pos, neg]), return_inverse=True,
-                                        return_counts=True)
+    values, inverse, counts = np.unique(
+        np.concatenate([pos, neg]), return_inverse=True, return_counts=True
+    )
     first = np.cumsum(counts) - counts  # rank (0-based) of the first of each tied value
     ranks = first[inverse] + (counts[inverse] + 1) / 2.0
     return float((ranks[: pos.size].sum() - pos.size * (pos.size + 1) / 2) / (pos.size * neg.size))
@@ -126,9 +135,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--days", type=float, default=3.0)
     parser.add_argument("--scale", type=float, default=0.3)
     parser.add_argument("--l2", type=float, default=1.0)
-    parser.add_argument("--threshold", type=float, default=0.6,
-                        help="probability above which a link is accepted (0.6 maximised series "
-                             "pair F1 of bench.linkage on the held-out seeds)")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0.6,
+        help="probability above which a link is accepted (0.6 maximised series "
+        "pair F1 of bench.linkage on the held-out seeds)",
+    )
     parser.add_argument("--out", default=str(MODEL_PATH))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
@@ -150,15 +163,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         prec = tp / max(int(pred.sum()), 1)
         rec = tp / max(int(ey.sum()), 1)
         stream_truth = stream_scenario_truth_pairs(seed, args.days, args.scale)
-        held.append({"seed": seed, "pairs": len(ey), "true": int(ey.sum()), "auc": round(auc(p, ey), 4),
-                     "precision": round(prec, 4), "recall_of_candidates": round(rec, 4),
-                     "recall_of_all_true_pairs": round(tp / max(stream_truth, 1), 4)})
+        held.append(
+            {
+                "seed": seed,
+                "pairs": len(ey),
+                "true": int(ey.sum()),
+                "auc": round(auc(p, ey), 4),
+                "precision": round(prec, 4),
+                "recall_of_candidates": round(rec, 4),
+                "recall_of_all_true_pairs": round(tp / max(stream_truth, 1), 4),
+            }
+        )
         log.info("held-out seed %d: %s", seed, held[-1])
-    model = LinkModel(intercept, model.weights, args.threshold, {
-        "trained_on_seeds": args.seeds, "days": args.days, "scale": args.scale, "l2": args.l2,
-        "rows": int(len(y)), "positives": int(y.sum()), "held_out": held,
-        "command": "python -m graph.train_links",
-    })
+    model = LinkModel(
+        intercept,
+        model.weights,
+        args.threshold,
+        {
+            "trained_on_seeds": args.seeds,
+            "days": args.days,
+            "scale": args.scale,
+            "l2": args.l2,
+            "rows": int(len(y)),
+            "positives": int(y.sum()),
+            "held_out": held,
+            "command": "python -m graph.train_links",
+        },
+    )
     model.save(Path(args.out))
     log.info("wrote %s", args.out)
     return 0

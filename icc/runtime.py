@@ -14,6 +14,7 @@ from pathlib import Path
 from geo.lookup import JurisdictionIndex
 from graph.cases import CaseBook
 from graph.linkage import Linker
+from graph.persons.sink import PersonSink
 from graph.series import Series, export_series
 from graph.spacetime.sink import SpaceTimeSink
 from icc.config import Settings
@@ -50,8 +51,9 @@ class Runtime:
         deadletters = DeadLetterStore(settings.deadletter_path)
         cases = CaseBook(JurisdictionIndex.for_province(settings.province))
         spacetime = SpaceTimeSink()
-        linker = Linker(cases, spacetime)
-        ingestor = Ingestor(journal, deadletters, [cases, spacetime, linker])
+        persons = PersonSink()
+        linker = Linker(cases, spacetime, persons=persons)
+        ingestor = Ingestor(journal, deadletters, [cases, spacetime, persons, linker])
         runtime = cls(settings, journal, deadletters, cases, spacetime, linker, ingestor)
         if rebuild:
             ingestor.rebuild()

@@ -1,0 +1,64 @@
+"""Person comparison as a pipeline sink: suspect mentions resolved as reports arrive.
+
+:class:`PersonSink` hands every person mention of each new report to the
+streaming :class:`~graph.persons.resolver.PersonResolver`. When a suspect
+mention joins a cluster holding suspects of other cases, that is identity
+evidence linking the cases (``person_evidence``: log-odds and a sentence with
+masked identifiers), kept per case pair for the linker.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+from graph.persons.resolver import PersonResolver, person_evidence
+from ingest.models import Incident, Message
+
+__all__ = ["PersonSink"]
+
+log = logging.getLogger(__name__)
+
+
+class PersonSink:
+    """Resolves suspect mentions incrementally and collects case-pair identity evidence."""
+
+    def __init__(
+        self, resolver: PersonResolver | None = None, roles: tuple[str, ...] = ("suspect",)
+    ) -> None:
+        self.resolver = resolver or PersonResolver()
+        self.roles = roles
+        self.evidence: dict[tuple[str, str], tuple[float, str]] = {}
+        self._changed: set[tuple[str, str]] = set()
+        self._lock = threading.RLock()
+
+    def apply(self, messages: Sequence[Message]) -> None:
+        with self._lock:
+            for msg in messages:
+                if not isinstance(msg, Incident):
+                    continue
+                mentions = [p for p in msg.persons if p.role in self.roles]
+                if not mentions:
+                    continue
+                for resolution in self.resolver.resolve(mentions, [msg.case] * len(mentions)):
+                    for case_a, case_b, nats, sentence in person_evidence(
+                        resolution, roles=self.roles
+                    ):
+                        if case_a == case_b:
+                            continue
+                        pair = (case_a, case_b) if case_a < case_b else (case_b, case_a)
+                        old = self.evidence.get(pair)
+                        if old is None or nats > old[0]:
+                            self.evidence[pair] = (nats, sentence)
+                            self._changed.add(pair)
+
+    def drain_changed(self) -> set[tuple[str, str]]:
+        with self._lock:
+            changed, self._changed = self._changed, set()
+            return changed
+
+    def between(self, case_a: str, case_b: str) -> tuple[float, str] | None:
+        pair = (case_a, case_b) if case_a < case_b else (case_b, case_a)
+        with self._lock:
+            return self.evidence.get(pair)
