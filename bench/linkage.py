@@ -86,8 +86,12 @@ def naive_series(stream: Stream, radius_m: float = 1000.0) -> list[set[str]]:
         ids, _ = core.checkpoints.within(case.lon, case.lat, radius_m)
         if ids.size == 0:
             continue
-        t0, t1 = (int(t) for t in to_index_time(np.array([case.occurred_start.timestamp(),
-                                                          case.occurred_end.timestamp()])))
+        t0, t1 = (
+            int(t)
+            for t in to_index_time(
+                np.array([case.occurred_start.timestamp(), case.occurred_end.timestamp()])
+            )
+        )
         ents, _, _ = core.index.query(ids, t0, t1)
         for e in set(ents.tolist()):
             other = first_case_of.setdefault(e, case.case_id)
@@ -130,16 +134,25 @@ def evaluate(stream: Stream) -> tuple[dict[str, float], dict[str, float]]:
     out = {}
     for name, groups in (("ours", ours_groups), ("baseline", naive_groups)):
         prec, rec, f1 = _prf(_pairs(groups), true_pairs)
-        out[name] = {"pair_precision": prec, "pair_recall": rec, "pair_f1": f1,
-                     "bcubed_f1": _bcubed(groups, truth, cases)}
-    out["ours"].update({"auc": auc(s, y), "tpr_at_5pct_fpr": tpr5, "top50_share": _top50(scores, truth)})
+        out[name] = {
+            "pair_precision": prec,
+            "pair_recall": rec,
+            "pair_f1": f1,
+            "bcubed_f1": _bcubed(groups, truth, cases),
+        }
+    out["ours"].update(
+        {"auc": auc(s, y), "tpr_at_5pct_fpr": tpr5, "top50_share": _top50(scores, truth)}
+    )
     return out["ours"], out["baseline"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.linkage", description=__doc__,
-                                     parents=[bench_parser()],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.linkage",
+        description=__doc__,
+        parents=[bench_parser()],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=None)
     parser.add_argument("--days", type=float, default=None)
     parser.add_argument("--scale", type=float, default=None)
@@ -166,9 +179,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ratio = {k: round(ours[k] / baseline[k], 4) for k in baseline if baseline[k]}
     result: dict[str, Any] = {
         "bench": "linkage",
-        "params": {"seeds": seeds, "days": days, "scale": scale, "baseline": "plates within 1 km + union-find",
-                   "targets": "pair_f1>=0.95 auc>=0.97 tpr_at_5pct_fpr>=0.95",
-                   "peak_rss_mib": peak_rss_mib()},
+        "params": {
+            "seeds": seeds,
+            "days": days,
+            "scale": scale,
+            "baseline": "plates within 1 km + union-find",
+            "targets": "pair_f1>=0.95 auc>=0.97 tpr_at_5pct_fpr>=0.95",
+            "peak_rss_mib": peak_rss_mib(),
+        },
         "ours": ours,
         "baseline": baseline,
         "ratio": ratio,

@@ -58,14 +58,26 @@ class LinkModel:
         weights = {k: float(v) for k, v in data["weights"].items()}
         missing = set(FEATURES) - set(weights)
         if missing:
-            raise ValueError(f"{path}: no weight for features {sorted(missing)}; retrain the link model")
-        return cls(float(data["intercept"]), weights, float(data.get("threshold", 0.5)),
-                   data.get("meta", {}))
+            raise ValueError(
+                f"{path}: no weight for features {sorted(missing)}; retrain the link model"
+            )
+        return cls(
+            float(data["intercept"]),
+            weights,
+            float(data.get("threshold", 0.5)),
+            data.get("meta", {}),
+        )
 
     def save(self, path: Path = MODEL_PATH) -> None:
-        data = {"intercept": self.intercept, "weights": self.weights, "threshold": self.threshold,
-                "meta": self.meta}
-        Path(path).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        data = {
+            "intercept": self.intercept,
+            "weights": self.weights,
+            "threshold": self.threshold,
+            "meta": self.meta,
+        }
+        Path(path).write_text(
+            json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
 
     def contributions(self, x: Mapping[str, float]) -> list[Contribution]:
         """Each feature's value, weight and share of the logit, largest first."""

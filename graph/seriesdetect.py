@@ -38,15 +38,20 @@ class SeriesTracker:
         self._next = 1
         self.events: list[tuple[str, str, tuple[str, ...]]] = []  # (kind, series id, cases)
 
-    def update(self, accepted: Mapping[tuple[str, str], float], changed: Iterable[tuple[str, str]]) -> bool:
+    def update(
+        self, accepted: Mapping[tuple[str, str], float], changed: Iterable[tuple[str, str]]
+    ) -> bool:
         """Bring the series up to date; ``accepted`` holds every accepted link, ``changed`` the
         pairs whose score changed. Returns True if any series changed.
 
         Complexity: proportional to the components the changed pairs touch.
         """
-        stale = {n for e in self.graph.edges if e not in accepted and e[::-1] not in accepted for n in e}
-        self.graph.remove_edges_from([e for e in list(self.graph.edges)
-                                      if e not in accepted and e[::-1] not in accepted])
+        stale = {
+            n for e in self.graph.edges if e not in accepted and e[::-1] not in accepted for n in e
+        }
+        self.graph.remove_edges_from(
+            [e for e in list(self.graph.edges) if e not in accepted and e[::-1] not in accepted]
+        )
         touched = set(stale)
         for (a, b), p in accepted.items():
             if not self.graph.has_edge(a, b) or self.graph[a][b]["p"] != p:
@@ -104,7 +109,9 @@ class SeriesTracker:
             new_series[sid] = group
             if old.get(sid) != group:
                 changed = True
-                self.events.append(("updated" if sid in old else "created", sid, tuple(sorted(group))))
+                self.events.append(
+                    ("updated" if sid in old else "created", sid, tuple(sorted(group)))
+                )
         for sid in old:
             if sid not in taken:
                 changed = True

@@ -161,17 +161,25 @@ def _cmd_explain(args: argparse.Namespace, settings: Settings, out: Console) -> 
     try:
         for case_id in (args.case_a, args.case_b):
             if runtime.cases.get(case_id) is None:
-                raise ValueError(f"unknown case {case_id!r}: no report with that case_id in {settings.data_dir}")
+                raise ValueError(
+                    f"unknown case {case_id!r}: no report with that case_id in {settings.data_dir}"
+                )
         link, contributions = runtime.linker.explain(args.case_a, args.case_b)
         assert link is not None
         model = runtime.linker.model
         verdict = "LINKED" if link.probability >= model.threshold else "not linked"
         series = {c: s.series_id for s in runtime.series for c in s.case_ids}
         sa, sb = series.get(args.case_a), series.get(args.case_b)
-        out.print(f"{args.case_a} – {args.case_b}: {verdict}, p = {link.probability:.3f} "
-                  f"(threshold {model.threshold:g})", highlight=False)
+        out.print(
+            f"{args.case_a} – {args.case_b}: {verdict}, p = {link.probability:.3f} "
+            f"(threshold {model.threshold:g})",
+            highlight=False,
+        )
         if sa or sb:
-            out.print(f"series: {args.case_a} in {sa or '-'}, {args.case_b} in {sb or '-'}", highlight=False)
+            out.print(
+                f"series: {args.case_a} in {sa or '-'}, {args.case_b} in {sb or '-'}",
+                highlight=False,
+            )
         table = Table("feature", "value", "weight", "contribution to the log-odds")
         for c in contributions:
             table.add_row(c.feature, f"{c.value:.3f}", f"{c.weight:+.3f}", f"{c.logit:+.3f}")
@@ -182,7 +190,9 @@ def _cmd_explain(args: argparse.Namespace, settings: Settings, out: Console) -> 
             for kind, text in link.evidence:
                 out.print(f"  [{kind}] {text}", highlight=False, soft_wrap=True, markup=False)
         else:
-            out.print("evidence: no vehicle, phone or person was found near both cases", highlight=False)
+            out.print(
+                "evidence: no vehicle, phone or person was found near both cases", highlight=False
+            )
     finally:
         runtime.close()
     return 0

@@ -8,7 +8,12 @@
   :func:`encode_persons`;
 * :mod:`.compare` - numba comparators (Jaro-Winkler, bounded Levenshtein,
   ID/phone/date/name agreement levels) and :func:`compare_pairs`, the gamma
-  matrix for Fellegi-Sunter.
+  matrix for Fellegi-Sunter;
+* :mod:`.em` - Fellegi-Sunter with m/u estimated by EM (:class:`FellegiSunter`, :func:`fit_em`);
+* :mod:`.blocking` - blocking rules and the streaming block index;
+* :mod:`.resolver` - streaming resolution (:class:`PersonResolver`) and the case-pair
+  evidence it yields (:func:`person_evidence`);
+* :mod:`.sink` - the pipeline sink feeding suspect mentions to the resolver.
 
 Example
 -------
@@ -34,13 +39,20 @@ from .compare import (
     levenshtein_matrix,
     levenshtein_pairs,
 )
+from .em import FellegiSunter, fit_em
 from .encode import EncodedPersons, StringArray, encode_persons, encode_strings
 from .identity import IdInfo, PhoneInfo, UsccInfo, parse_phone, parse_resident_id, parse_uscc
 from .normalize import NameParts, NormalizedPerson, normalize_name, normalize_person, pinyin_key
+from .resolver import PersonResolver, Resolution, person_evidence
 
 __all__ = [
     "FIELDS",
     "EncodedPersons",
+    "FellegiSunter",
+    "PersonResolver",
+    "Resolution",
+    "fit_em",
+    "person_evidence",
     "IdInfo",
     "NameParts",
     "NormalizedPerson",

@@ -22,7 +22,9 @@ streaming :class:`BlockIndex` returns for the records added one at a time.
 * :func:`dedupe_pairs` (one table, pairs ``i < j``), :func:`link_pairs` (two tables);
 * :class:`BlockIndex` - an incremental index: per rule an open-addressing
   hash table from key to the last record with that key plus a ``prev`` chain,
-  O(1) insertion and O(candidates) lookup, all in numba;
+  O(1) insertion and O(candidates) lookup, all in numba; it also counts the
+  records of each key (:meth:`BlockIndex.counts`, batch: :func:`prior_counts`),
+  i.e. how common a name is when a mention arrives;
 * :func:`blocking_recall` - share of labelled true pairs the candidates keep.
 
 Example

@@ -28,7 +28,9 @@ mention :meth:`PersonResolver.add`
 
 Clusters keep their edges (mention pairs with log-odds), so the evidence for
 any member can be traced. Work per mention is bounded by the rule caps and the
-cluster cap; nothing is re-run in batch.
+cluster cap; nothing is re-run in batch. Decisions depend only on the model,
+the configuration and the order of the mentions, so replaying a journal
+rebuilds the same clusters; one writer at a time (an internal lock).
 
 :func:`resolve_batch` resolves a list of mentions the same way (pairs from
 :func:`~graph.persons.blocking.dedupe_pairs`, all compared in one parallel

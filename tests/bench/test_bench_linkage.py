@@ -14,9 +14,26 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_linkage_quick_json(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.linkage", "--quick", "--json", "--out", str(tmp_path),
-         "--seeds", "7", "--days", "1", "--scale", "0.1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "bench.linkage",
+            "--quick",
+            "--json",
+            "--out",
+            str(tmp_path),
+            "--seeds",
+            "7",
+            "--days",
+            "1",
+            "--scale",
+            "0.1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])

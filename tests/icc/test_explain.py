@@ -39,15 +39,25 @@ def test_export_lists_series_with_evidence_in_words(replayed: tuple[Path, dict, 
         assert s["evidence"] and all(e["detail"] for e in s["evidence"])
     truth_of = {c: t["series_id"] for t in truth["series"] for c in t["case_ids"]}
     # most exported series are (parts of) true series
-    pure = [s for s in series if len({truth_of.get(c) for c in s["case_ids"]} - {None}) == 1
-            and all(c in truth_of for c in s["case_ids"])]
+    pure = [
+        s
+        for s in series
+        if len({truth_of.get(c) for c in s["case_ids"]} - {None}) == 1
+        and all(c in truth_of for c in s["case_ids"])
+    ]
     assert len(pure) / len(series) >= 0.5  # measured 4 of 8 on this seed; issue 6 raises it
 
 
 def _icc(base: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ICC_DATA_DIR": str(base / "state"), "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "icc", *args], capture_output=True, text=True, env=env,
-                          timeout=300)
+    env = {
+        **os.environ,
+        "ICC_DATA_DIR": str(base / "state"),
+        "PYTHONPATH": str(ROOT),
+        "COLUMNS": "200",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "icc", *args], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 def test_explain_a_linked_pair_and_an_unlinked_pair(replayed: tuple[Path, dict, dict]) -> None:

@@ -12,8 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _icc(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "icc", *args], capture_output=True, text=True,
-                          env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "icc", *args], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def test_summary_counts_per_tier() -> None:
