@@ -6,8 +6,10 @@ two guards against the giant component that chaining produces:
 * a *weak bridge* — an edge whose removal splits the group and whose
   probability is below ``strong`` — is cut, so one weak link never merges two
   series;
-* a group still larger than ``max_direct`` cases is split by modularity
-  communities (Louvain, weighted by link probability).
+* a group of ``min_split`` or more cases that falls into clear communities
+  (Louvain, weighted by link probability, modularity >= ``min_modularity``) —
+  two crews of the same city joined by a few links — is split along them, and a
+  group larger than ``max_direct`` is always split.
 
 Ids are stable: a recomputed group keeps the id of the existing series it
 overlaps most (Jaccard >= 0.5); otherwise it gets the next ``S-0001``-style id.
@@ -28,9 +30,18 @@ log = logging.getLogger(__name__)
 class SeriesTracker:
     """Incremental series over a stream of accepted links."""
 
-    def __init__(self, strong: float = 0.8, max_direct: int = 12, seed: int = 7) -> None:
+    def __init__(
+        self,
+        strong: float = 0.8,
+        max_direct: int = 12,
+        seed: int = 7,
+        min_split: int = 6,
+        min_modularity: float = 0.25,
+    ) -> None:
         self.strong = strong
         self.max_direct = max_direct
+        self.min_split = min_split
+        self.min_modularity = min_modularity
         self.seed = seed
         self.graph = nx.Graph()
         self.series: dict[str, frozenset[str]] = {}
@@ -79,11 +90,15 @@ class SeriesTracker:
         for comp in nx.connected_components(g):
             if len(comp) < 2:
                 continue
-            if len(comp) <= self.max_direct:
+            if len(comp) < self.min_split:
                 out.append(frozenset(comp))
                 continue
             sub = g.subgraph(comp)
             parts = nx.community.louvain_communities(sub, weight="p", seed=self.seed)
+            clear = len(parts) > 1 and nx.community.modularity(sub, parts, weight="p") >= self.min_modularity
+            if len(comp) <= self.max_direct and not clear:
+                out.append(frozenset(comp))
+                continue
             out.extend(frozenset(p) for p in parts if len(p) >= 2)
         return out
 

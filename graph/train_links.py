@@ -71,6 +71,13 @@ def stream_scenario(seed: int, days: float, scale: float, model: LinkModel | Non
     cases = CaseBook()
     spacetime = SpaceTimeSink()
     persons = PersonSink()
+    if model is None:
+        try:
+            model = LinkModel.load()
+        except ValueError:
+            # the saved coefficients predate a change of the feature list: training only
+            # needs the evidence, so score with a neutral model until it is retrained
+            model = LinkModel(0.0, dict.fromkeys(FEATURES, 0.0), 0.5)
     linker = Linker(cases, spacetime, model, persons)
     seen: set[str] = set()
     batch = []

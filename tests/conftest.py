@@ -37,3 +37,21 @@ def write_jsonl(path: Path, rows: list[dict | str | bytes]) -> Path:
                 fh.write(row)
             fh.write(b"\n")
     return path
+
+
+@pytest.fixture(scope="session")
+def replayed_scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict]:
+    """A 3-day scenario (seed 21, not a training seed) replayed through ``icc replay``'s code:
+    (base dir with ``zj/`` and ``state/``, truth, exported series)."""
+    from icc.replay import replay_files
+    from icc.runtime import Runtime
+    from ingest.scenario import write_scenario
+
+    base = tmp_path_factory.mktemp("replayed")
+    write_scenario(base / "zj", seed=21, days=3, scale=0.3)
+    runtime = Runtime.open(Settings(data_dir=base / "state"))
+    replay_files(runtime, [base / "zj" / "stream.jsonl"], export_to=base / "series.json")
+    runtime.close()
+    truth = json.loads((base / "zj" / "truth.json").read_text(encoding="utf-8"))
+    exported = json.loads((base / "series.json").read_text(encoding="utf-8"))
+    return base, truth, exported

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -10,24 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from icc.config import Settings
-from icc.replay import replay_files
-from icc.runtime import Runtime
-from ingest.scenario import write_scenario
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def replayed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict]:
-    base = tmp_path_factory.mktemp("explain")
-    write_scenario(base / "zj", seed=21, days=3, scale=0.3)
-    runtime = Runtime.open(Settings(data_dir=base / "state"))
-    replay_files(runtime, [base / "zj" / "stream.jsonl"], export_to=base / "series.json")
-    runtime.close()
-    truth = json.loads((base / "zj" / "truth.json").read_text(encoding="utf-8"))
-    exported = json.loads((base / "series.json").read_text(encoding="utf-8"))
-    return base, truth, exported
+@pytest.fixture
+def replayed(replayed_scenario: tuple[Path, dict, dict]) -> tuple[Path, dict, dict]:
+    return replayed_scenario
 
 
 def test_export_lists_series_with_evidence_in_words(replayed: tuple[Path, dict, dict]) -> None:
