@@ -95,7 +95,10 @@ class SeriesTracker:
                 continue
             sub = g.subgraph(comp)
             parts = nx.community.louvain_communities(sub, weight="p", seed=self.seed)
-            clear = len(parts) > 1 and nx.community.modularity(sub, parts, weight="p") >= self.min_modularity
+            clear = (
+                len(parts) > 1
+                and nx.community.modularity(sub, parts, weight="p") >= self.min_modularity
+            )
             if len(comp) <= self.max_direct and not clear:
                 out.append(frozenset(comp))
                 continue
