@@ -22,6 +22,7 @@ from graph.series import Evidence, Series
 from graph.seriesdetect import SeriesTracker
 from graph.spacetime.copresence import LinkEvidence
 from graph.spacetime.sink import SpaceTimeSink
+from graph.summary import SeriesEvent, SeriesSummary, summarize
 from ingest.models import Message
 
 __all__ = ["Link", "Linker"]
@@ -135,6 +136,16 @@ class Linker:
         return link, self.model.contributions(link.features)
 
     # -- reads ----------------------------------------------------------------
+    def summaries(self) -> list[SeriesSummary]:
+        """A summary of every current series (cases, span, jurisdictions, loss, key entities)."""
+        return summarize(self.series(), self.cases)
+
+    def drain_events(self) -> list[SeriesEvent]:
+        """Series created, updated or dissolved since the last call, oldest first."""
+        with self._lock:
+            events, self.tracker.events = self.tracker.events, []
+        return [SeriesEvent(kind, sid, cases) for kind, sid, cases in events]
+
     def series(self) -> list[Series]:
         """Current series with their evidence sentences."""
         with self._lock:

@@ -75,3 +75,24 @@ def test_restart_from_the_journal_gives_the_same_series(
     assert {tuple(s["case_ids"]) for s in again["series"]} == {
         tuple(s["case_ids"]) for s in exported["series"]
     }
+
+
+def test_series_summaries_and_change_events(replayed_scenario: tuple[Path, dict, dict]) -> None:
+    base, truth, exported = replayed_scenario
+    runtime = Runtime.open(Settings(data_dir=base / "state"))
+    try:
+        summaries = runtime.linker.summaries()
+        events = runtime.linker.drain_events()
+        assert runtime.linker.drain_events() == []  # drained
+    finally:
+        runtime.close()
+    assert len(summaries) == len(exported["series"])
+    assert [s.cases for s in summaries] == sorted((s.cases for s in summaries), reverse=True)
+    zhenhai = next(s for s in summaries if 330211 in s.counties and "theft.fuel" in s.categories)
+    assert zhenhai.cities and zhenhai.cities[0] == 330200
+    assert zhenhai.total_loss_cny > 0 and 0 < zhenhai.span_days < 10
+    assert zhenhai.key_entities  # the plates / phones the evidence names
+    # every current series was announced (created, then possibly updated) by an event
+    announced = {e.series_id for e in events if e.kind in ("created", "updated")}
+    assert {s.series_id for s in summaries} <= announced
+    assert all(len(e.case_ids) >= 2 for e in events)
