@@ -140,8 +140,15 @@ def evaluate(stream: Stream) -> tuple[dict[str, float], dict[str, float]]:
             "pair_f1": f1,
             "bcubed_f1": _bcubed(groups, truth, cases),
         }
+    lat = np.asarray(stream.latencies_ms) if stream.latencies_ms else np.zeros(1)
     out["ours"].update(
-        {"auc": auc(s, y), "tpr_at_5pct_fpr": tpr5, "top50_share": _top50(scores, truth)}
+        {
+            "auc": auc(s, y),
+            "tpr_at_5pct_fpr": tpr5,
+            "top50_share": _top50(scores, truth),
+            "batch_latency_p50_ms": float(np.percentile(lat, 50)),
+            "batch_latency_p99_ms": float(np.percentile(lat, 99)),
+        }
     )
     return out["ours"], out["baseline"]
 

@@ -15,8 +15,9 @@ import argparse
 import json
 import logging
 import sys
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,7 @@ class Stream:
     linker: Linker
     truth: dict
     persons: PersonSink | None = None
+    latencies_ms: list[float] = field(default_factory=list)  # per micro-batch holding reports
 
     def label(self, a: str, b: str) -> int:
         series = {c: s["series_id"] for s in self.truth["series"] for c in s["case_ids"]}
@@ -80,6 +82,17 @@ def stream_scenario(seed: int, days: float, scale: float, model: LinkModel | Non
             model = LinkModel(0.0, dict.fromkeys(FEATURES, 0.0), 0.5)
     linker = Linker(cases, spacetime, model, persons)
     seen: set[str] = set()
+    latencies: list[float] = []
+
+    def feed(batch: list) -> None:
+        # a report's time from entering the sinks to the series update it causes: the
+        # whole micro-batch it arrived in (recorded for batches holding reports)
+        start = time.perf_counter()
+        for sink in (cases, spacetime, persons, linker):
+            sink.apply(batch)
+        if any(m.kind == "incident" for m in batch):
+            latencies.append((time.perf_counter() - start) * 1000.0)
+
     batch = []
     for raw in scenario.messages:
         msg = parse_message(json.dumps(raw, ensure_ascii=False))
@@ -88,12 +101,10 @@ def stream_scenario(seed: int, days: float, scale: float, model: LinkModel | Non
         seen.add(msg.key)
         batch.append(msg)
         if len(batch) >= 1000:
-            for sink in (cases, spacetime, persons, linker):
-                sink.apply(batch)
+            feed(batch)
             batch = []
-    for sink in (cases, spacetime, persons, linker):
-        sink.apply(batch)
-    return Stream(cases, spacetime, linker, scenario.truth, persons)
+    feed(batch)
+    return Stream(cases, spacetime, linker, scenario.truth, persons, latencies)
 
 
 def stream_scenario_truth_pairs(seed: int, days: float, scale: float) -> int:
