@@ -8,7 +8,7 @@ the truth:
 * pairwise precision, recall, F1 over all pairs of cases ("same series?");
 * B-cubed F1 (per case: share of its predicted series that is truly its series, and back);
 * AUC and the true-positive rate at 5 % false positives of the link probability over all
-  case pairs (pairs never scored count as 0);
+  case pairs (the model scores every pair, with or without identity evidence);
 * ``top50_share``: for each case of a true series, the share of its series-mates among
   the 50 cases with the highest link probability to it.
 
@@ -66,8 +66,12 @@ def _prf(pred: set[tuple[str, str]], true: set[tuple[str, str]]) -> tuple[float,
 
 
 def pair_scores(stream: Stream) -> dict[tuple[str, str], float]:
-    """Link probability of every scored pair (the rest are 0)."""
-    return {pair: link.probability for pair, link in stream.linker.links.items()}
+    """The link model's probability for every pair of cases, evidence or not."""
+    x, _, pairs = stream.rows()
+    model = stream.linker.model
+    w = np.array([model.weights[f] for f in model.features])
+    p = 1.0 / (1.0 + np.exp(-np.clip(model.intercept + x @ w, -700, 700)))
+    return dict(zip(pairs, p.tolist(), strict=True))
 
 
 def naive_series(stream: Stream, radius_m: float = 1000.0) -> list[set[str]]:

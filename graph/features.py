@@ -15,6 +15,9 @@ link model (:mod:`graph.linkmodel`):
 ``log_km``          log(1 + km between the scenes)
 ``log_gap_days``    log(1 + days between the windows' starts)
 ``both_night``      1 if both windows cover the small hours (00:00-05:00)
+``near_repeat``     1 if same category and within the pattern bounds (:mod:`graph.pattern`)
+``log_closer``      log(1 + same-category cases closer in space and time than the pair)
+``cat_rarity``      -ln(share of all cases in the category) when the categories are equal
 ==================  ==========================================================
 """
 
@@ -42,6 +45,9 @@ FEATURES: tuple[str, ...] = (
     "log_km",
     "log_gap_days",
     "both_night",
+    "near_repeat",
+    "log_closer",
+    "cat_rarity",
 )
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -56,6 +62,8 @@ class PairEvidence:
     st_scenes: int = 0
     companion: float = 0.0
     person: float = 0.0
+    closer: int = -1  # same-category cases closer than the pair; -1: not a near-repeat pair
+    cat_share: float = 1.0  # the category's share of all cases
     details: list[tuple[str, str]] = field(default_factory=list)  # (kind, sentence)
 
 
@@ -84,6 +92,7 @@ def pair_features(a: Case, b: Case, ev: PairEvidence) -> dict[str, float]:
     mo_a, mo_b = set(a.mo), set(b.mo)
     union = mo_a | mo_b
     gap = abs((a.occurred_start - b.occurred_start).total_seconds()) / 86400.0
+    near = ev.closer >= 0 and a.category == b.category
     return {
         "st_best": ev.st_best,
         "st_entities": math.log1p(ev.st_entities),
@@ -96,6 +105,9 @@ def pair_features(a: Case, b: Case, ev: PairEvidence) -> dict[str, float]:
         "log_km": math.log1p(_km(a, b)),
         "log_gap_days": math.log1p(gap),
         "both_night": float(_covers_small_hours(a) and _covers_small_hours(b)),
+        "near_repeat": float(near),
+        "log_closer": math.log1p(ev.closer) if near else 0.0,
+        "cat_rarity": -math.log(max(ev.cat_share, 1e-6)) if a.category == b.category else 0.0,
     }
 
 

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from graph.cases import CaseBook
 from graph.features import PairEvidence, pair_features
 from graph.linkmodel import Contribution, LinkModel
+from graph.pattern import PatternIndex
 from graph.persons.sink import PersonSink
 from graph.series import Evidence, Series
 from graph.seriesdetect import SeriesTracker
 from graph.spacetime.copresence import LinkEvidence
 from graph.spacetime.sink import SpaceTimeSink
 from graph.summary import SeriesEvent, SeriesSummary, summarize
-from ingest.models import Message
+from ingest.models import Incident, Message
 
 __all__ = ["Link", "Linker"]
 
@@ -54,10 +55,12 @@ class Linker:
         spacetime: SpaceTimeSink,
         model: LinkModel | None = None,
         persons: PersonSink | None = None,
+        pattern: PatternIndex | None = None,
     ) -> None:
         self.cases = cases
         self.spacetime = spacetime
         self.persons = persons
+        self.pattern = pattern if pattern is not None else PatternIndex()
         self.model = model or LinkModel.load()
         self.links: dict[tuple[str, str], Link] = {}
         self.tracker = SeriesTracker()
@@ -67,6 +70,11 @@ class Linker:
     # -- sink -----------------------------------------------------------------
     def apply(self, messages: Sequence[Message]) -> None:
         changed = self.spacetime.drain_changed()
+        for msg in messages:
+            if isinstance(msg, Incident):
+                case = self.cases.get(msg.case)
+                if case is not None:
+                    changed.update(self.pattern.add(case))
         if self.persons is not None:
             changed |= self.persons.drain_changed()
         if not changed:
@@ -85,13 +93,18 @@ class Linker:
                     for p, k in self.links.items()
                     if k.probability >= self.model.threshold
                 }
-                if self.tracker.update(accepted, {p for p in changed if p in accepted}):
+                scored = {p: k.probability for p, k in self.links.items()}
+                if self.tracker.update(accepted, {p for p in changed if p in accepted}, scored):
                     self.version += 1
 
     # -- scoring --------------------------------------------------------------
     def evidence(self, case_a: str, case_b: str) -> PairEvidence:
         """Identity evidence the cores hold for a pair (either order)."""
         ev = PairEvidence()
+        ev.closer = self.pattern.closer(case_a, case_b)
+        a, b = self.cases.get(case_a), self.cases.get(case_b)
+        if a is not None and b is not None and a.category == b.category:
+            ev.cat_share = self.pattern.share(a.category)
         found: list[LinkEvidence] = self.spacetime.between(case_a, case_b)
         near = [e for e in found if e.kind != "companion"]
         bridges = [e for e in found if e.kind == "companion"]

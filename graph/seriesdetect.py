@@ -4,8 +4,11 @@ A series is a connected group of cases in the graph of accepted links, with
 two guards against the giant component that chaining produces:
 
 * a *weak bridge* — an edge whose removal splits the group and whose
-  probability is below ``strong`` — is cut, so one weak link never merges two
-  series;
+  support is below ``strong`` — is cut, so one weak link never merges two
+  series. The support of a bridge between sides A and B is the noisy-OR of
+  every scored pair across them, ``1 - prod(1 - p(a, b))``, accepted or not:
+  a 0.7 link seconded by a few 0.2-0.4 pairs between the same two groups
+  holds, a lone 0.7 link does not;
 * a group of ``min_split`` or more cases that falls into clear communities
   (Louvain, weighted by link probability, modularity >= ``min_modularity``) —
   two crews of the same city joined by a few links — is split along them, and a
@@ -25,6 +28,15 @@ import networkx as nx
 __all__ = ["SeriesTracker"]
 
 log = logging.getLogger(__name__)
+
+
+def _support(side_a: set[str], side_b: set[str], scored: Mapping[tuple[str, str], float]) -> float:
+    """Noisy-OR of the scored pairs between two groups."""
+    miss = 1.0
+    for x in side_a:
+        for y in side_b:
+            miss *= 1.0 - scored.get((x, y) if x < y else (y, x), 0.0)
+    return 1.0 - miss
 
 
 class SeriesTracker:
@@ -50,10 +62,14 @@ class SeriesTracker:
         self.events: list[tuple[str, str, tuple[str, ...]]] = []  # (kind, series id, cases)
 
     def update(
-        self, accepted: Mapping[tuple[str, str], float], changed: Iterable[tuple[str, str]]
+        self,
+        accepted: Mapping[tuple[str, str], float],
+        changed: Iterable[tuple[str, str]],
+        scored: Mapping[tuple[str, str], float] | None = None,
     ) -> bool:
         """Bring the series up to date; ``accepted`` holds every accepted link, ``changed`` the
-        pairs whose score changed. Returns True if any series changed.
+        pairs whose score changed, ``scored`` (optional) every scored pair with its
+        probability (sorted ids), for bridge support. Returns True if any series changed.
 
         Complexity: proportional to the components the changed pairs touch.
         """
@@ -76,16 +92,17 @@ class SeriesTracker:
             if n in self.graph:
                 nodes |= nx.node_connected_component(self.graph, n)
         nodes |= {c for n in touched for c in self.series.get(self._of_case.get(n, ""), ())}
-        groups = self._groups(self.graph.subgraph(nodes).copy())
+        groups = self._groups(self.graph.subgraph(nodes).copy(), scored or accepted)
         return self._assign(groups, nodes)
 
-    def _groups(self, g: nx.Graph) -> list[frozenset[str]]:
+    def _groups(self, g: nx.Graph, scored: Mapping[tuple[str, str], float]) -> list[frozenset[str]]:
         weak = [(a, b) for a, b in nx.bridges(g) if g[a][b]["p"] < self.strong]
         for a, b in weak:
+            p = g[a][b]["p"]
             g.remove_edge(a, b)
             sides = [nx.node_connected_component(g, a), nx.node_connected_component(g, b)]
-            if min(len(s) for s in sides) < 2:
-                g.add_edge(a, b, p=0.0)  # a leaf: keep it, it merges nothing
+            if min(len(s) for s in sides) < 2 or _support(*sides, scored) >= self.strong:
+                g.add_edge(a, b, p=p)  # a leaf merges nothing; a seconded bridge holds
         out: list[frozenset[str]] = []
         for comp in nx.connected_components(g):
             if len(comp) < 2:

@@ -12,6 +12,7 @@ seeds the model was not trained on.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import sys
@@ -52,11 +53,10 @@ class Stream:
         return int(a in series and series.get(a) == series.get(b))
 
     def rows(self) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
+        """Features and labels of every pair of cases (evidence or not)."""
         x, y, pairs = [], [], []
-        candidates = set(self.spacetime.evidence)
-        if self.persons is not None:
-            candidates |= set(self.persons.evidence)
-        for pair in sorted(candidates):
+        ids = sorted(c.case_id for c in self.cases.cases())
+        for pair in itertools.combinations(ids, 2):
             a, b = self.cases.get(pair[0]), self.cases.get(pair[1])
             if a is None or b is None:
                 continue
