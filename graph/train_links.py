@@ -28,6 +28,7 @@ from graph.features import FEATURES, as_vector, pair_features
 from graph.linkage import Linker
 from graph.linkmodel import MODEL_PATH, LinkModel
 from graph.persons.sink import PersonSink
+from graph.seriesdetect import SeriesTracker
 from graph.spacetime.sink import SpaceTimeSink
 from ingest.models import parse_message
 from ingest.scenario import generate
@@ -133,6 +134,44 @@ def fit_logistic(
     return float(beta[0]), beta[1:]
 
 
+def series_pair_f1(
+    pairs: Sequence[tuple[str, str]], p: np.ndarray, y: np.ndarray, threshold: float
+) -> float:
+    """Pair F1 of the series a :class:`SeriesTracker` forms from the links above a threshold."""
+    tracker = SeriesTracker()
+    scored = {pair: float(v) for pair, v in zip(pairs, p, strict=True) if v > 0.01}
+    accepted = {pair: v for pair, v in scored.items() if v >= threshold}
+    tracker.update(accepted, set(accepted), scored)
+    found = {
+        pair
+        for members in tracker.series.values()
+        for pair in itertools.combinations(sorted(members), 2)
+    }
+    true = {pair for pair, label in zip(pairs, y, strict=True) if label}
+    tp = len(found & true)
+    return 2 * tp / (len(found) + len(true)) if found or true else 1.0
+
+
+def choose_threshold(
+    intercept: float,
+    w: np.ndarray,
+    streams: Sequence[tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]],
+    grid: Sequence[float] = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7),
+) -> float:
+    """The threshold with the best mean series pair F1 over the training streams."""
+    best, best_f1 = 0.5, -1.0
+    for t in grid:
+        f1s = []
+        for x, y, pairs in streams:
+            p = 1.0 / (1.0 + np.exp(-np.clip(intercept + x @ w, -700, 700)))
+            f1s.append(series_pair_f1(pairs, p, y, t))
+        f1 = float(np.mean(f1s))
+        log.info("threshold %.2f: mean series pair F1 %.4f on the training seeds", t, f1)
+        if f1 > best_f1:
+            best, best_f1 = t, f1
+    return best
+
+
 def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     """Area under the ROC curve (Mann-Whitney, ties counted half)."""
     pos, neg = scores[labels == 1], scores[labels == 0]
@@ -151,36 +190,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[101, 102, 103, 104])
     parser.add_argument("--eval-seeds", type=int, nargs="+", default=[7, 8, 9])
     parser.add_argument("--days", type=float, default=3.0)
-    parser.add_argument("--scale", type=float, default=0.3)
+    parser.add_argument(
+        "--scales",
+        type=float,
+        nargs="+",
+        default=[0.3, 1.0],
+        help="scenario scales, used in turn by the training seeds (held-out seeds use the first)",
+    )
     parser.add_argument("--l2", type=float, default=1.0)
     parser.add_argument(
         "--threshold",
         type=float,
-        default=0.6,
-        help="probability above which a link is accepted (0.6 maximised series "
-        "pair F1 of bench.linkage on the held-out seeds)",
+        default=None,
+        help="probability above which a link is accepted (default: the one that maximises "
+        "the mean series pair F1 on the training seeds)",
     )
     parser.add_argument("--out", default=str(MODEL_PATH))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
-    xs, ys = [], []
-    for seed in args.seeds:
-        x, y, _ = stream_scenario(seed, args.days, args.scale).rows()
-        log.info("seed %d: %d candidate pairs, %d true", seed, len(y), int(y.sum()))
+    xs, ys, keep = [], [], []
+    for i, seed in enumerate(args.seeds):
+        x, y, pairs = stream_scenario(seed, args.days, args.scales[i % len(args.scales)]).rows()
+        log.info("seed %d: %d pairs, %d true", seed, len(y), int(y.sum()))
         xs.append(x)
         ys.append(y)
+        keep.append((x, y, pairs))
     x, y = np.vstack(xs), np.concatenate(ys)
     intercept, w = fit_logistic(x, y, args.l2)
-    model = LinkModel(intercept, dict(zip(FEATURES, map(float, w), strict=True)), args.threshold)
+    threshold = args.threshold
+    if threshold is None:
+        threshold = choose_threshold(intercept, w, keep)
+    model = LinkModel(intercept, dict(zip(FEATURES, map(float, w), strict=True)), threshold)
     held = []
     for seed in args.eval_seeds:
-        ex, ey, _ = stream_scenario(seed, args.days, args.scale, model).rows()
+        ex, ey, _ = stream_scenario(seed, args.days, args.scales[0], model).rows()
         p = 1.0 / (1.0 + np.exp(-(intercept + ex @ w)))
         pred = p >= model.threshold
         tp = int((pred & (ey == 1)).sum())
         prec = tp / max(int(pred.sum()), 1)
         rec = tp / max(int(ey.sum()), 1)
-        stream_truth = stream_scenario_truth_pairs(seed, args.days, args.scale)
+        stream_truth = stream_scenario_truth_pairs(seed, args.days, args.scales[0])
         held.append(
             {
                 "seed": seed,
@@ -196,11 +245,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = LinkModel(
         intercept,
         model.weights,
-        args.threshold,
+        model.threshold,
         {
             "trained_on_seeds": args.seeds,
             "days": args.days,
-            "scale": args.scale,
+            "scales": args.scales,
             "l2": args.l2,
             "rows": int(len(y)),
             "positives": int(y.sum()),
