@@ -66,9 +66,12 @@ class Linker:
         self.tracker = SeriesTracker()
         self._lock = threading.RLock()
         self.version = 0
+        #: case pairs the last :meth:`apply` (re)scored: a change feed for the graph store sink
+        self.last_rescored: frozenset[tuple[str, str]] = frozenset()
 
     # -- sink -----------------------------------------------------------------
     def apply(self, messages: Sequence[Message]) -> None:
+        self.last_rescored = frozenset()
         changed = self.spacetime.drain_changed()
         for msg in messages:
             if isinstance(msg, Incident):
@@ -87,6 +90,7 @@ class Linker:
                     continue
                 self.links[pair] = link
                 touched = True
+            self.last_rescored = frozenset(p for p in changed if p in self.links)
             if touched:
                 accepted = {
                     p: k.probability

@@ -17,6 +17,7 @@ from graph.linkage import Linker
 from graph.persons.sink import PersonSink
 from graph.series import Series, export_series
 from graph.spacetime.sink import SpaceTimeSink
+from graph.store import GraphSink, GraphStore, open_store
 from icc.config import Settings
 from ingest.deadletter import DeadLetterStore
 from ingest.journal import Journal
@@ -36,10 +37,19 @@ class Runtime:
     spacetime: SpaceTimeSink
     linker: Linker
     ingestor: Ingestor
+    graph: GraphStore
+    graph_sink: GraphSink
 
     @classmethod
     def open(cls, settings: Settings, reset: bool = False, rebuild: bool = True) -> Runtime:
-        """Open (or create) the state under ``settings.data_dir`` and rebuild derived state."""
+        """Open (or create) the state under ``settings.data_dir`` and rebuild derived state.
+
+        The graph store (``settings.graph_backend``) is fed by a :class:`GraphSink` after the
+        linker. It holds derived state like the rest: with ``rebuild`` (or ``reset``) it is
+        cleared first and rebuilt by the journal replay - for Neo4j too, so a graph written
+        by an earlier run (whose series ids depended on its micro-batches) leaves nothing
+        stale behind.
+        """
         data_dir = Path(settings.data_dir)
         if reset and data_dir.exists():
             for name in ("journal.sqlite", "deadletter.sqlite"):
@@ -53,8 +63,19 @@ class Runtime:
         spacetime = SpaceTimeSink()
         persons = PersonSink()
         linker = Linker(cases, spacetime, persons=persons)
-        ingestor = Ingestor(journal, deadletters, [cases, spacetime, persons, linker])
-        runtime = cls(settings, journal, deadletters, cases, spacetime, linker, ingestor)
+        graph = open_store(
+            settings.graph_backend,
+            uri=settings.neo4j_uri,
+            user=settings.neo4j_user,
+            password=settings.neo4j_password,
+        )
+        if reset or rebuild:
+            graph.clear()
+        graph_sink = GraphSink(graph, cases, linker, spacetime=spacetime, persons=persons)
+        ingestor = Ingestor(journal, deadletters, [cases, spacetime, persons, linker, graph_sink])
+        runtime = cls(
+            settings, journal, deadletters, cases, spacetime, linker, ingestor, graph, graph_sink
+        )
         if rebuild:
             ingestor.rebuild()
         return runtime
@@ -69,3 +90,4 @@ class Runtime:
     def close(self) -> None:
         self.journal.close()
         self.deadletters.close()
+        self.graph.close()
