@@ -185,9 +185,8 @@ def scene_hits(
     mu = np.where(stats.is_fleet(ent), np.maximum(mu, FLEET_MU), mu)
     p = -np.expm1(-mu)
     # A camera kilometres away says less about who was at the scene than one at the gate:
-    # the share of the routes to the scene that pass one road camera falls like the
-    # angle it subtends, 1/d, so beyond NEAR_M the weight shrinks as NEAR_M / d.
-    proximity = np.minimum(1.0, NEAR_M / np.maximum(dist_of_cp[cp], 1.0))
+    # beyond NEAR_M the weight shrinks with the square root of the distance.
+    proximity = np.sqrt(np.minimum(1.0, NEAR_M / np.maximum(dist_of_cp[cp], 1.0)))
     weight = np.minimum(-np.log(p), MAX_WEIGHT) * proximity
     return SceneHits(window, ent, cp, t, dist_of_cp[cp], weight, p)
 
