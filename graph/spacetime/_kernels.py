@@ -9,10 +9,8 @@ import numpy as np
 from numba import njit
 
 __all__ = [
-    "best_rows",
     "bucket_by_cp",
     "expand_cp",
-    "present_in",
     "scan_run",
     "scan_tail",
     "standing_matches",
@@ -112,44 +110,3 @@ def standing_matches(cp, t, w_ptr, w_t0, w_t1):  # noqa: ANN001, ANN201
                     w_idx[k] = j
                     k += 1
     return s_idx, w_idx
-
-
-@njit(cache=True)
-def best_rows(ent, dist, tdist, scratch):  # noqa: ANN001, ANN201
-    """Row of each entity's best hit (smallest ``dist``, then smallest ``tdist``), in first-seen
-    order. ``scratch`` is an int64 array indexed by entity id holding -1, restored on return. O(n)."""
-    n = ent.shape[0]
-    order = np.empty(n, dtype=np.int64)
-    k = 0
-    for i in range(n):
-        e = ent[i]
-        j = scratch[e]
-        if j < 0:
-            scratch[e] = i
-            order[k] = e
-            k += 1
-        elif dist[i] < dist[j] or (dist[i] == dist[j] and tdist[i] < tdist[j]):
-            scratch[e] = i
-    out = np.empty(k, dtype=np.int64)
-    for m in range(k):
-        e = order[m]
-        out[m] = scratch[e]
-        scratch[e] = -1
-    return out
-
-
-@njit(cache=True)
-def present_in(ents, seen, scratch):  # noqa: ANN001, ANN201
-    """For each of ``ents`` (distinct ids), whether it occurs in ``seen``; ``scratch`` as in
-    :func:`best_rows` (-1 everywhere, restored). O(len(ents) + len(seen))."""
-    for i in range(ents.shape[0]):
-        scratch[ents[i]] = 0
-    for i in range(seen.shape[0]):
-        e = seen[i]
-        if e < scratch.shape[0] and scratch[e] == 0:
-            scratch[e] = 1
-    out = np.empty(ents.shape[0], dtype=np.bool_)
-    for i in range(ents.shape[0]):
-        out[i] = scratch[ents[i]] == 1
-        scratch[ents[i]] = -1
-    return out

@@ -126,7 +126,6 @@ class EntityStats:
         self.blocks = np.zeros((1024, 4), np.int32)
         # sum x, sum y, sum (x^2 + y^2) of sighting positions in metres (GK 120E)
         self.moments = np.zeros((1024, 3), np.float64)
-        self._scratch = np.full(1024, -1, dtype=np.int64)
         self.earliest = -1  # index time of the first sighting counted
         self.latest = -1
 
@@ -202,12 +201,6 @@ class EntityStats:
             np.log(r.sigmas),
             float(min_sigma_m),
         )
-
-    def scratch(self, size: int) -> np.ndarray:
-        """A reusable int64 array of at least ``size`` entries, all -1 (kernels restore it)."""
-        if self._scratch.shape[0] < size:
-            self._scratch = np.full(max(size, 2 * self._scratch.shape[0]), -1, dtype=np.int64)
-        return self._scratch
 
     def rate_per_hour(self, ent: np.ndarray) -> np.ndarray:
         """Background sighting rate of each entity (per hour).

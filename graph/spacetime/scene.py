@@ -29,7 +29,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from geo.projection import to_metres
-from graph.spacetime import _kernels as kern
 from graph.spacetime.checkpoints import CheckpointRegistry
 from graph.spacetime.entities import EntityStats
 from graph.spacetime.index import PARTITION_S, SightingIndex
@@ -107,23 +106,35 @@ def scene_window(
 Excuse = Callable[[np.ndarray, int, int], np.ndarray]
 
 
-def _own_days(
+BLOCK_S = 21600  # the local day in four 6-hour blocks, as EntityStats.time_of_day_factor
+LOCAL_OFFSET_S = 8 * 3600
+
+
+def _blocks(t0: int, t1: int) -> np.ndarray:
+    """Absolute numbers of the local 6-hour blocks that [t0, t1] touches."""
+    return np.arange((t0 + LOCAL_OFFSET_S) // BLOCK_S, (t1 + LOCAL_OFFSET_S) // BLOCK_S + 1)
+
+
+def _own_blocks(
     index: SightingIndex,
     w: SceneWindow,
     ents: np.ndarray,
+    blocks: np.ndarray,
     days: int,
     excused: Excuse | None,
-    scratch: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """On how many of the previous ``days`` days each entity was at the scene's checkpoints
-    in the same time-of-day window, and how many of those days the index holds.
+    in each of the window's time-of-day blocks, and how many of those days the index holds.
 
+    ``ents`` are distinct entity ids; the answer is an ``(len(ents), len(blocks))`` count.
     A presence that ``excused(ents, t0, t1)`` explains (the entity was then near
     another case's scene) is not habit: a serial offender's earlier visits to
     nearby scenes must not make its later visits look ordinary.
     """
-    counts = np.zeros(ents.size, dtype=np.int64)
+    counts = np.zeros((ents.size, blocks.size), dtype=np.int64)
     available = 0
+    pos = np.full(int(ents.max()) + 1 if ents.size else 1, -1, dtype=np.int64)
+    pos[ents] = np.arange(ents.size)
     for k in range(1, days + 1):
         t0, t1 = w.t0 - k * 86400, w.t1 - k * 86400
         if t1 < index.oldest_time or not any(
@@ -131,15 +142,23 @@ def _own_days(
         ):
             continue
         available += 1
-        seen, _, _ = index.query(w.cps, t0, t1)
-        if seen.size:
-            present = (
-                kern.present_in(ents, seen, scratch) if scratch is not None else np.isin(ents, seen)
-            )
-            if excused is not None and present.any():
-                idx = np.flatnonzero(present)
-                present[idx[excused(ents[idx], t0, t1)]] = False
-            counts += present
+        seen, _, seen_t = index.query(w.cps, t0, t1)
+        if not seen.size:
+            continue
+        inside = seen < pos.shape[0]
+        seen, seen_t = seen[inside], seen_t[inside]
+        row = pos[seen]
+        keep = row >= 0
+        row, seen_t = row[keep], seen_t[keep]
+        if not row.size:
+            continue
+        blk = (seen_t + k * 86400 + LOCAL_OFFSET_S) // BLOCK_S - blocks[0]
+        hit = np.zeros((ents.size, blocks.size), dtype=bool)
+        hit[row, np.clip(blk, 0, blocks.size - 1)] = True
+        if excused is not None:
+            present = np.flatnonzero(hit.any(axis=1))
+            hit[present[excused(ents[present], t0, t1)]] = False
+        counts += hit
     return counts, available
 
 
@@ -154,6 +173,16 @@ def scene_hits(
 ) -> SceneHits:
     """Entities near a scene during its padded window, best hit each, with rarity weights.
 
+    Rarity is judged per local 6-hour block of the window: for each entity the
+    expected visits μ_b of every block (own habit and area background, each
+    with that block's time-of-day activity), and the hit kept is one in the
+    block where its presence is least expected. Its probability under the
+    background is that of a visit to *any* block at least as unusual,
+    ``1 - exp(-sum of μ_b over blocks with μ_b <= μ_min)``: a commuter seen at
+    18:00 and at 00:45 near a scene with a 16:30-06:00 window is judged by the
+    00:45 read, with the look-elsewhere cost of the other night blocks. For an
+    entity as active at every hour this is the whole window's μ.
+
     ``only`` restricts the answer to some entity ids (used for late sightings).
     Complexity: one index window query plus ``history_days`` history queries.
     """
@@ -167,23 +196,40 @@ def scene_hits(
         return SceneHits(window, zi, zi, zi, z, z, z)
     dist_of_cp = np.zeros(int(max(cp.max(), window.cps.max())) + 1)
     dist_of_cp[window.cps] = window.dist_m
-    scratch = stats.scratch(int(max(ent.max(), 0)) + 1)
-    mid = 0.5 * (window.start + window.end)
-    best = kern.best_rows(ent, dist_of_cp[cp], np.abs(t - mid), scratch)
-    ent, cp, t = ent[best], cp[best], t[best]
 
-    w_hours = max(1.0, (window.t1 - window.t0) / 3600.0)
+    blocks = _blocks(window.t0, window.t1)
+    uniq, row_of = np.unique(ent, return_inverse=True)
+    starts = np.maximum(blocks * BLOCK_S - LOCAL_OFFSET_S, window.t0)
+    ends = np.minimum((blocks + 1) * BLOCK_S - LOCAL_OFFSET_S, window.t1)
+    hours = np.maximum((ends - starts) / 3600.0, 1.0 / 60.0)
     share = stats.share_near(
-        ent, window.x, window.y, int(window.cps.size), registry.density_rasters()
+        uniq, window.x, window.y, int(window.cps.size), registry.density_rasters()
     )
-    tod = stats.time_of_day_factor(ent, window.t0, window.t1)
-    mu_area = stats.rate_per_hour(ent) * w_hours * share * tod
-
-    own, available = _own_days(index, window, ent, history_days, excused, scratch)
+    rate = stats.rate_per_hour(uniq)
+    tod = np.stack(
+        [stats.time_of_day_factor(uniq, int(a), int(b)) for a, b in zip(starts, ends, strict=True)],
+        axis=1,
+    )
+    mu_area = (rate * share)[:, None] * hours[None, :] * tod
+    own, available = _own_blocks(index, window, uniq, blocks, history_days, excused)
     mu_own = (own + PRIOR_DAYS * mu_area) / (available + PRIOR_DAYS)
-    mu = np.maximum(np.maximum(mu_own, mu_area), MIN_MU)
-    mu = np.where(stats.is_fleet(ent), np.maximum(mu, FLEET_MU), mu)
-    p = -np.expm1(-mu)
+    mu = np.maximum(mu_own, mu_area)
+    fleet = stats.is_fleet(uniq)
+    mu[fleet] = np.maximum(mu[fleet], FLEET_MU)
+
+    # each row's block and its μ; per entity the row in its least expected block, nearest
+    # checkpoint first, then nearest the middle of the window
+    blk = np.clip((t + LOCAL_OFFSET_S) // BLOCK_S - blocks[0], 0, blocks.size - 1)
+    row_mu = mu[row_of, blk]
+    mid = 0.5 * (window.start + window.end)
+    order = np.lexsort((np.abs(t - mid), dist_of_cp[cp], row_mu, row_of))
+    first = order[np.r_[True, row_of[order][1:] != row_of[order][:-1]]]
+    mu_min = row_mu[first]
+    ent_rows = row_of[first]
+    total = np.where(mu[ent_rows] <= mu_min[:, None] * (1 + 1e-9), mu[ent_rows], 0.0).sum(axis=1)
+    total = np.maximum(total, MIN_MU)
+    p = -np.expm1(-total)
+    ent, cp, t = ent[first], cp[first], t[first]
     # A camera kilometres away says less about who was at the scene than one at the gate:
     # beyond NEAR_M the weight shrinks with the square root of the distance.
     proximity = np.sqrt(np.minimum(1.0, NEAR_M / np.maximum(dist_of_cp[cp], 1.0)))
