@@ -18,6 +18,8 @@ link model (:mod:`graph.linkmodel`):
 ``near_repeat``     1 if same category and within the pattern bounds (:mod:`graph.pattern`)
 ``log_closer``      log(1 + same-category cases closer in space and time than the pair)
 ``cat_rarity``      -ln(share of all cases in the category) when the categories are equal
+``log_crowd``       log(1 + unusual entities near the quieter of the two scenes): the more
+                    entities could coincide by chance, the less one coincidence says
 ==================  ==========================================================
 """
 
@@ -48,6 +50,7 @@ FEATURES: tuple[str, ...] = (
     "near_repeat",
     "log_closer",
     "cat_rarity",
+    "log_crowd",
 )
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -64,6 +67,7 @@ class PairEvidence:
     person: float = 0.0
     closer: int = -1  # same-category cases closer than the pair; -1: not a near-repeat pair
     cat_share: float = 1.0  # the category's share of all cases
+    crowd: int = 0  # unusual entities near the quieter of the two scenes
     details: list[tuple[str, str]] = field(default_factory=list)  # (kind, sentence)
 
 
@@ -108,6 +112,7 @@ def pair_features(a: Case, b: Case, ev: PairEvidence) -> dict[str, float]:
         "near_repeat": float(near),
         "log_closer": math.log1p(ev.closer) if near else 0.0,
         "cat_rarity": -math.log(max(ev.cat_share, 1e-6)) if a.category == b.category else 0.0,
+        "log_crowd": math.log1p(ev.crowd),
     }
 
 

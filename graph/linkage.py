@@ -113,6 +113,7 @@ class Linker:
         near = [e for e in found if e.kind != "companion"]
         bridges = [e for e in found if e.kind == "companion"]
         if near:
+            ev.crowd = min(self.spacetime.core.crowd(case_a), self.spacetime.core.crowd(case_b))
             best = near[0]
             ev.st_best = best.score
             ev.st_entities = len(near)

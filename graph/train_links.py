@@ -194,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--scales",
         type=float,
         nargs="+",
-        default=[0.3],
+        default=[0.3, 1.0],
         help="scenario scales, used in turn by the training seeds (held-out seeds use the first)",
     )
     parser.add_argument("--l2", type=float, default=1.0)

@@ -288,6 +288,11 @@ class CoPresence:
             int(hits.t[i]),
         )
 
+    def crowd(self, case_id: str) -> int:
+        """How many entities had an unusual hit near the case's scene (0 if unknown)."""
+        case = self.cases.get(case_id)
+        return len(case.hits) if case is not None else 0
+
     def penalty(self, e: int) -> float:
         """Score penalty for an entity near many scenes (ubiquity across cases)."""
         k = len(self.near.get(e, ()))
