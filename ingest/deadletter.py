@@ -115,6 +115,22 @@ class DeadLetterStore(SqliteStore):
             rows = self._conn.execute(sql).fetchall()
         return [StoredDeadLetter(r[0], bytes(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows]
 
+    def get(self, ids: Sequence[int]) -> list[StoredDeadLetter]:
+        """The dead letters with these ids (open or resolved), in the order asked; unknown ids
+        are left out."""
+        if not ids:
+            return []
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, raw, error, source, position, received_at, resolved_at FROM deadletter"
+                f" WHERE id IN ({','.join('?' * len(ids))})",
+                [int(i) for i in ids],
+            ).fetchall()
+        found = {
+            r[0]: StoredDeadLetter(r[0], bytes(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows
+        }
+        return [found[int(i)] for i in dict.fromkeys(ids) if int(i) in found]
+
     def resolve(self, ids: Sequence[int]) -> None:
         """Mark dead letters as re-fed successfully (they stay for the audit)."""
         with self._lock:
