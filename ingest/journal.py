@@ -19,6 +19,7 @@ Example
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -79,31 +80,39 @@ class Journal(SqliteStore):
         """
         if not entries:
             return AppendResult(0, 0, None, [])
-        fresh: list[JournalEntry] = []
-        first: int | None = None
         sql = (
-            "INSERT OR IGNORE INTO journal (key, kind, event_time, payload, source, position)"
+            "INSERT INTO journal (key, kind, event_time, payload, source, position)"
             " VALUES (?, ?, ?, ?, ?, ?)"
         )
+        first: int | None = None
         with self.transaction() as cur:
+            # one lookup of the keys already stored, then one bulk insert of the rest
+            # (inside the write transaction, so no other writer slips in between)
+            seen = self._known_keys([e.key for e in entries], cur)
+            fresh: list[JournalEntry] = []
             for e in entries:
-                cur.execute(sql, (e.key, e.kind, e.event_time, e.payload, e.source, e.position))
-                if cur.rowcount == 1:
+                if e.key not in seen:
+                    seen.add(e.key)
                     fresh.append(e)
-                    if first is None:
-                        first = cur.lastrowid
+            if fresh:
+                cur.executemany(
+                    sql,
+                    [(e.key, e.kind, e.event_time, e.payload, e.source, e.position) for e in fresh],
+                )
+                row = cur.execute(
+                    "SELECT seq FROM journal WHERE key = ?", (fresh[0].key,)
+                ).fetchone()
+                first = int(row[0])
         return AppendResult(len(fresh), len(entries) - len(fresh), first, fresh)
 
-    def _known_keys(self, keys: list[str]) -> set[str]:
+    def _known_keys(self, keys: list[str], cur: sqlite3.Cursor | None = None) -> set[str]:
         found: set[str] = set()
+        run = cur.execute if cur is not None else self._conn.execute
         for i in range(0, len(keys), 500):
             chunk = keys[i : i + 500]
             marks = ",".join("?" * len(chunk))
             found.update(
-                row[0]
-                for row in self._conn.execute(
-                    f"SELECT key FROM journal WHERE key IN ({marks})", chunk
-                )
+                row[0] for row in run(f"SELECT key FROM journal WHERE key IN ({marks})", chunk)
             )
         return found
 
