@@ -19,6 +19,8 @@ Example
 from __future__ import annotations
 
 import logging
+import os
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -132,7 +134,9 @@ class JurisdictionIndex:
                 arrays = None
         if arrays is None:
             arrays = self._build(counties.geometry.to_numpy())
-            tmp = path.with_name(path.stem + ".tmp.npz")
+            # a private temporary name: two processes starting on a cold cache each write
+            # their own file and the atomic rename makes one of them win
+            tmp = path.with_name(f"{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp.npz")
             np.savez(tmp, **arrays)
             tmp.replace(path)
         self._a = arrays

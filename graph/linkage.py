@@ -84,7 +84,7 @@ class Linker:
             return
         with self._lock:
             touched = False
-            for pair in changed:
+            for pair in sorted(changed):  # sorted: evidence order must not depend on hashing
                 link = self.score(*pair)
                 if link is None:
                     continue
