@@ -210,12 +210,13 @@ class CheckpointRegistry:
     def density_rasters(self) -> DensityRasters:
         """:class:`DensityRasters` of the registered checkpoints.
 
-        Cached, and rebuilt once the registry has grown by more than 25 % since the
-        last build: a background density does not move with each new camera, and a
-        rebuild (separable Gaussian blurs as matrix products) costs ~10 ms.
+        Cached, and rebuilt once the registry has grown by more than 25 % and by at
+        least 500 cameras since the last build: a background density does not move
+        with each new camera, and a rebuild (separable Gaussian blurs as matrix
+        products) costs 10-50 ms.
         """
         n = len(self)
-        if self._rasters is None or n > self._rasters_n * 1.25:
+        if self._rasters is None or (n > self._rasters_n * 1.25 and n - self._rasters_n >= 500):
             self._rasters_n = n
             _, _, x, y = self.arrays
             pad = 3.0 * SIGMA_LEVELS_M[-1]

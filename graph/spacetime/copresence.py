@@ -31,10 +31,12 @@ from graph.spacetime.entities import EntityStats, entity_key
 from graph.spacetime.index import BASE_EPOCH, SightingIndex, to_index_time
 from graph.spacetime.interning import Interner
 from graph.spacetime.scene import (
+    History,
     SceneHits,
     SceneWindow,
     describe_distance,
     describe_offset,
+    history,
     scene_hits,
     scene_window,
 )
@@ -98,6 +100,7 @@ class _Case:
     window: SceneWindow
     close_at: int  # index time after which late sightings are no longer awaited
     hits: dict[int, Hit] = field(default_factory=dict)  # entity id -> best unusual hit
+    past: History | None = None  # history table for late sightings, built on first need
 
 
 def _label(key: str) -> str:
@@ -210,8 +213,16 @@ class CoPresence:
             fresh = np.fromiter((e for e in ents if e not in case.hits), dtype=np.int32)
             if fresh.size == 0:
                 continue
+            if case.past is None:
+                case.past = history(self.index, case.window, self.history_days)
             hits = scene_hits(
-                self.index, self.checkpoints, self.stats, case.window, self.history_days, only=fresh
+                self.index,
+                self.checkpoints,
+                self.stats,
+                case.window,
+                self.history_days,
+                only=fresh,
+                past=case.past,
             )
             evidence.extend(self._register_hits(case, hits))
         return evidence
