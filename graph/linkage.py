@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from graph.cases import CaseBook
@@ -46,6 +46,22 @@ class Link:
         return (self.case_a, self.case_b)
 
 
+class _Probabilities(Mapping[tuple[str, str], float]):
+    """Read-only view: pair -> link probability, over the linker's links."""
+
+    def __init__(self, links: Mapping[tuple[str, str], Link]) -> None:
+        self._links = links
+
+    def __getitem__(self, pair: tuple[str, str]) -> float:
+        return self._links[pair].probability
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._links)
+
+    def __len__(self) -> int:
+        return len(self._links)
+
+
 class Linker:
     """Scores candidate pairs from the evidence cores and maintains the series."""
 
@@ -63,6 +79,7 @@ class Linker:
         self.pattern = pattern if pattern is not None else PatternIndex()
         self.model = model or LinkModel.load()
         self.links: dict[tuple[str, str], Link] = {}
+        self._accepted: dict[tuple[str, str], float] = {}  # links at or above the threshold
         self.tracker = SeriesTracker()
         self._lock = threading.RLock()
         self.version = 0
@@ -84,21 +101,25 @@ class Linker:
             return
         with self._lock:
             touched = False
+            threshold = self.model.threshold
             for pair in sorted(changed):  # sorted: evidence order must not depend on hashing
                 link = self.score(*pair)
                 if link is None:
                     continue
                 self.links[pair] = link
+                if link.probability >= threshold:
+                    self._accepted[pair] = link.probability
+                else:
+                    self._accepted.pop(pair, None)
                 touched = True
             self.last_rescored = frozenset(p for p in changed if p in self.links)
             if touched:
-                accepted = {
-                    p: k.probability
-                    for p, k in self.links.items()
-                    if k.probability >= self.model.threshold
-                }
-                scored = {p: k.probability for p, k in self.links.items()}
-                if self.tracker.update(accepted, {p for p in changed if p in accepted}, scored):
+                # work per batch is proportional to the accepted links, not to every pair
+                # ever scored: the scored probabilities are read through a view
+                accepted = self._accepted
+                if self.tracker.update(
+                    accepted, {p for p in changed if p in accepted}, _Probabilities(self.links)
+                ):
                     self.version += 1
 
     # -- scoring --------------------------------------------------------------
