@@ -73,7 +73,7 @@ class Scenario:
 def _check_args(seed: int, days: float, scale: float) -> None:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed {seed!r} is invalid; expected a non-negative int")
-    for name, value, hi in (("days", days, 31.0), ("scale", scale, 20.0)):
+    for name, value, hi in (("days", days, 31.0), ("scale", scale, 50.0)):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"{name} {value!r} is invalid; expected a number")
         if not 0.0 < float(value) <= hi:
