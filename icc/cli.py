@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +14,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from icc.config import ConfigError, Settings
+from icc.ops_cli import OPS_COMMANDS, add_ops_commands, run_ops_command
 
 __all__ = ["main"]
 
@@ -46,6 +49,30 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("replay", help="feed JSON Lines files through the pipeline (batch mode)")
     r.add_argument("files", nargs="+", type=Path, metavar="FILE")
     r.add_argument("--export-series", type=Path, metavar="OUT.json", default=None)
+    r.add_argument(
+        "--export-tasks",
+        type=Path,
+        metavar="OUT.json",
+        default=None,
+        help="confirm plan suggestions automatically and write the activations",
+    )
+
+    rn = sub.add_parser("run", help="live pipeline fed by a stream source (Kafka or embedded)")
+    rn.add_argument(
+        "--source",
+        default="embedded",
+        metavar="kafka://HOST:PORT|embedded",
+        help="where messages come from (default: embedded, no external source)",
+    )
+    rn.add_argument("--group-id", default="icc", help="Kafka consumer group (default icc)")
+    rn.add_argument(
+        "--exit-when-idle",
+        type=_positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="stop cleanly after this long with no new messages",
+    )
+    rn.add_argument("--export-series", type=Path, metavar="OUT.json", default=None)
 
     s = sub.add_parser("scenario", help="generate a realistic scenario stream with ground truth")
     s.add_argument("--seed", type=int, default=7)
@@ -83,22 +110,64 @@ def _parser() -> argparse.ArgumentParser:
     dll = dlsub.add_parser("list", help="show dead letters with reason and position")
     dll.add_argument("--all", action="store_true", help="include resolved ones")
     dll.add_argument("--limit", type=int, default=50)
+    dlr = dlsub.add_parser(
+        "replay",
+        help="re-feed fixed dead letters through the pipeline and mark them resolved",
+        description="Re-validate the stored bytes of dead letters (--id / --all), or ingest "
+        'corrected messages from a file whose lines name the letter they fix ("deadletter_id": N).',
+    )
+    dlr_what = dlr.add_mutually_exclusive_group(required=True)
+    dlr_what.add_argument(
+        "--id",
+        type=int,
+        nargs="+",
+        dest="ids",
+        metavar="N",
+        default=None,
+        help="re-validate these dead letters' stored bytes",
+    )
+    dlr_what.add_argument("--all", action="store_true", help="every open dead letter")
+    dlr_what.add_argument(
+        "--fixed", type=Path, metavar="FILE.jsonl", help='corrected messages with "deadletter_id"'
+    )
+
+    pub = sub.add_parser("publish", help="push JSON Lines files to the Kafka topics, keyed")
+    pub.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    pub.add_argument("--bootstrap", required=True, metavar="HOST:PORT")
+    pub.add_argument(
+        "--topic-map",
+        default="default",
+        metavar="NAME",
+        help="kind -> topic map; 'default' (icc.incidents, icc.sightings, icc.teams)",
+    )
+    pub.add_argument(
+        "--partitions",
+        type=int,
+        default=6,
+        metavar="N",
+        help="partitions of topics that do not exist yet (default 6)",
+    )
+    add_ops_commands(sub)  # config check, snapshot, restore, export (icc/ops_cli.py)
     return p
 
 
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(
-        level=level,
-        format="%(message)s",
-        handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
-    )
+    handler: logging.Handler = RichHandler(console=Console(stderr=True), show_path=False)
+    if os.environ.get("ICC_LOG_FORMAT", "").strip().lower() == "json":  # validated by Settings
+        from icc.ops import JsonFormatter
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=level, format="%(message)s", handlers=[handler])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(args.verbose)
     out = Console()
+    if args.command in OPS_COMMANDS:
+        return run_ops_command(args, out)
     try:
         settings = Settings.from_env()
     except ConfigError as exc:
@@ -107,12 +176,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "replay":
             return _cmd_replay(args, settings, out)
+        if args.command == "run":
+            return _cmd_run(args, settings, out)
         if args.command == "scenario":
             return _cmd_scenario(args, out)
         if args.command == "explain":
             return _cmd_explain(args, settings, out)
         if args.command == "geo":
             return _cmd_geo(args, settings, out)
+        if args.command == "publish":
+            return _cmd_publish(args, out)
+        if args.command == "deadletter" and args.dl_command == "replay":
+            return _cmd_deadletter_replay(args, settings, out)
         if args.command == "deadletter":
             return _cmd_deadletter(args, settings, out)
         if args.command == "demo":
@@ -131,10 +206,27 @@ def _cmd_replay(args: argparse.Namespace, settings: Settings, out: Console) -> i
 
     runtime = Runtime.open(settings)
     try:
-        summary = replay_files(runtime, list(args.files), export_to=args.export_series)
+        summary = replay_files(
+            runtime, list(args.files), export_to=args.export_series, export_tasks=args.export_tasks
+        )
     finally:
         runtime.close()
     out.print(summary.line(), highlight=False, soft_wrap=True)
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    from icc.run import RunOptions, run
+
+    options = RunOptions(
+        source=args.source,
+        group_id=args.group_id,
+        exit_when_idle_s=args.exit_when_idle,
+        export_series=args.export_series,
+        batch_max=settings.batch_size,
+    )
+    _, line = run(settings, options)
+    out.print(line, highlight=False, soft_wrap=True)
     return 0
 
 
@@ -157,7 +249,8 @@ def _cmd_explain(args: argparse.Namespace, settings: Settings, out: Console) -> 
 
     from icc.runtime import Runtime
 
-    runtime = Runtime.open(settings)
+    # explain only reads: never clear and rewrite a shared Neo4j graph for it
+    runtime = Runtime.open(dataclasses.replace(settings, graph_backend="networkx"))
     try:
         for case_id in (args.case_a, args.case_b):
             if runtime.cases.get(case_id) is None:
@@ -239,6 +332,31 @@ def _cmd_deadletter(args: argparse.Namespace, settings: Settings, out: Console) 
         )
     out.print(table)
     return 0
+
+
+def _cmd_publish(args: argparse.Namespace, out: Console) -> int:
+    from ingest.kafka.publish import publish_files
+
+    summary = publish_files(
+        list(args.files), args.bootstrap, topic_map=args.topic_map, partitions=args.partitions
+    )
+    out.print(summary.line(), highlight=False, soft_wrap=True)
+    return 1 if summary.failed else 0
+
+
+def _cmd_deadletter_replay(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    from icc.deadletter_replay import replay_deadletters
+    from icc.runtime import Runtime
+
+    runtime = Runtime.open(settings)
+    try:
+        outcome = replay_deadletters(runtime, ids=args.ids, all_open=args.all, fixed=args.fixed)
+    finally:
+        runtime.close()
+    out.print(outcome.line(), highlight=False, soft_wrap=True)
+    for dl_id, reason in outcome.still_failing.items():
+        out.print(f"  {dl_id}: {reason}", highlight=False, soft_wrap=True, markup=False)
+    return 1 if outcome.still_failing else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,11 +4,16 @@
 |---|---|---|
 | ``ICC_DATA_DIR`` | directory holding all state (journal, dead letters, caches of derived state) | ``.icc`` |
 | ``ICC_PROVINCE`` | adcode of the served province | ``330000`` |
-| ``ICC_BATCH_SIZE`` | micro-batch size of the pipeline | ``1000`` |
+| ``ICC_BATCH_SIZE`` | micro-batch size of the pipeline (also the most records ``icc run --source kafka://`` takes per poll) | ``1000`` |
+| ``ICC_KAFKA_SESSION_TIMEOUT_MS`` | consumer-group session timeout of ``icc run --source kafka://`` (1000-300000; read by :mod:`ingest.kafka.source`) | ``10000`` |
 | ``ICC_GRAPH_BACKEND`` | graph store: ``networkx`` (embedded, in memory, rebuilt from the journal on start) or ``neo4j`` | ``networkx`` |
 | ``NEO4J_URI`` | Neo4j 5 server (``bolt://``, ``bolt+s://``, ``bolt+ssc://``, ``neo4j://``, ``neo4j+s://``, ``neo4j+ssc://``); required with ``neo4j`` | none |
 | ``NEO4J_USER`` | Neo4j user | ``neo4j`` |
 | ``NEO4J_PASSWORD`` | Neo4j password; required with ``neo4j`` (never logged) | none |
+| ``ICC_TASKING_PLANS`` | contingency plan file (TOML, schema in ``tasking/plans.py``), validated at start | the packaged ``tasking/plans.toml`` |
+| ``ICC_TASKING_ROSTER`` | roster of teams (TOML, schema in ``tasking/org.py``) | the packaged ``tasking/roster.toml`` |
+| ``ICC_API_TOKENS`` | tasking API credentials, comma-separated ``TOKEN:ROLE:SUBJECT`` with ROLE ``team`` (SUBJECT a team id), ``commander`` (SUBJECT the adcode of its center) or ``auditor``; tokens of at least 16 characters (never logged). Unset: the API refuses every request | none |
+| ``ICC_LOG_FORMAT`` | log lines on stderr: ``text`` (for people) or ``json`` (one JSON object per line, for log shippers) | ``text`` |
 """
 
 from __future__ import annotations
@@ -18,10 +23,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["GRAPH_BACKENDS", "NEO4J_SCHEMES", "ConfigError", "Settings"]
+__all__ = [
+    "API_ROLES",
+    "GRAPH_BACKENDS",
+    "LOG_FORMATS",
+    "NEO4J_SCHEMES",
+    "ApiToken",
+    "ConfigError",
+    "Settings",
+]
 
 GRAPH_BACKENDS = ("networkx", "neo4j")
 NEO4J_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
+API_ROLES = ("team", "commander", "auditor")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(ValueError):
@@ -73,6 +88,59 @@ def _graph(env: Mapping[str, str]) -> tuple[str, str | None, str, str | None]:
 
 
 @dataclass(frozen=True)
+class ApiToken:
+    """One credential of the tasking API: who holds it (role and subject)."""
+
+    token: str = field(repr=False)
+    role: str
+    subject: str
+
+
+def _file(env: Mapping[str, str], name: str) -> Path | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    path = Path(raw)
+    if not path.is_file():
+        raise ConfigError(f"{name}={raw!r}: expected the path of an existing TOML file")
+    return path
+
+
+def _tokens(env: Mapping[str, str]) -> tuple[ApiToken, ...]:
+    raw = env.get("ICC_API_TOKENS") or ""
+    out: list[ApiToken] = []
+    for i, item in enumerate(p.strip() for p in raw.split(",")):
+        if not item:
+            continue
+        parts = item.split(":")
+        where = f"ICC_API_TOKENS entry {i + 1}"
+        if len(parts) != 3 or not all(parts):
+            raise ConfigError(
+                f"{where}: expected TOKEN:ROLE:SUBJECT (e.g. s3cret...:team:T-330212-01)"
+            )
+        token, role, subject = parts
+        if role not in API_ROLES:
+            raise ConfigError(f"{where}: role {role!r}: expected one of {', '.join(API_ROLES)}")
+        if len(token) < 16:
+            raise ConfigError(
+                f"{where} ({role}:{subject}): expected a token of at least 16 characters"
+            )
+        if role == "commander" and not (subject.isdigit() and len(subject) == 6):
+            raise ConfigError(
+                f"{where}: commander subject {subject!r}: expected the 6-digit adcode of a center"
+            )
+        out.append(ApiToken(token, role, subject))
+    return tuple(out)
+
+
+def _log_format(env: Mapping[str, str]) -> str:
+    value = (env.get("ICC_LOG_FORMAT") or "text").strip().lower()
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"ICC_LOG_FORMAT={value!r}: expected one of {', '.join(LOG_FORMATS)}")
+    return value
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     province: int = 330000
@@ -81,6 +149,10 @@ class Settings:
     neo4j_uri: str | None = None
     neo4j_user: str = "neo4j"
     neo4j_password: str | None = field(default=None, repr=False)
+    plans_path: Path | None = None
+    roster_path: Path | None = None
+    api_tokens: tuple[ApiToken, ...] = field(default=(), repr=False)
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -100,6 +172,10 @@ class Settings:
             neo4j_uri=uri,
             neo4j_user=user,
             neo4j_password=password,
+            plans_path=_file(env, "ICC_TASKING_PLANS"),
+            roster_path=_file(env, "ICC_TASKING_ROSTER"),
+            api_tokens=_tokens(env),
+            log_format=_log_format(env),
         )
 
     @property
@@ -109,3 +185,7 @@ class Settings:
     @property
     def deadletter_path(self) -> Path:
         return self.data_dir / "deadletter.sqlite"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.data_dir / "audit.sqlite"

@@ -40,8 +40,15 @@ def replay_files(
     files: list[Path],
     export_to: Path | None = None,
     console: Console | None = None,
+    export_tasks: Path | None = None,
 ) -> ReplaySummary:
-    """Replay ``files`` through ``runtime``'s pipeline until drained; optionally export series."""
+    """Replay ``files`` through ``runtime``'s pipeline until drained; optionally export series.
+
+    With ``export_tasks``, plan suggestions are confirmed automatically (as if a commander
+    accepted each at once) and the activations are written there as JSON.
+    """
+    if export_tasks is not None and runtime.tasking is not None:
+        runtime.tasking.service.set_auto_confirm(True)
     console = console or Console(stderr=True)
     for f in files:
         if not Path(f).is_file():
@@ -79,4 +86,14 @@ def replay_files(
         tmp.write_text(json.dumps(runtime.export(), ensure_ascii=False, indent=2), encoding="utf-8")
         tmp.replace(export_to)
         log.info("wrote %d series to %s", summary.series, export_to)
+    if export_tasks is not None and runtime.tasking is not None:
+        _write_json(Path(export_tasks), runtime.tasking.service.export())
+        log.info("wrote tasking activations to %s", export_tasks)
     return summary
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
+    tmp.replace(path)

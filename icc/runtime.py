@@ -22,6 +22,8 @@ from icc.config import Settings
 from ingest.deadletter import DeadLetterStore
 from ingest.journal import Journal
 from ingest.pipeline import Ingestor
+from tasking import Tasking
+from tasking.plans import load_plans
 
 __all__ = ["Runtime"]
 
@@ -39,6 +41,7 @@ class Runtime:
     ingestor: Ingestor
     graph: GraphStore
     graph_sink: GraphSink
+    tasking: Tasking | None = None
 
     @classmethod
     def open(cls, settings: Settings, reset: bool = False, rebuild: bool = True) -> Runtime:
@@ -50,6 +53,7 @@ class Runtime:
         by an earlier run (whose series ids depended on its micro-batches) leaves nothing
         stale behind.
         """
+        plans = load_plans(settings.plans_path)  # fail at start, naming the bad key
         data_dir = Path(settings.data_dir)
         if reset and data_dir.exists():
             for name in ("journal.sqlite", "deadletter.sqlite"):
@@ -72,9 +76,23 @@ class Runtime:
         if reset or rebuild:
             graph.clear()
         graph_sink = GraphSink(graph, cases, linker, spacetime=spacetime, persons=persons)
-        ingestor = Ingestor(journal, deadletters, [cases, spacetime, persons, linker, graph_sink])
+        tasking = Tasking.open(
+            settings.province, settings.audit_path, linker, plans, settings.roster_path
+        )
+        ingestor = Ingestor(
+            journal, deadletters, [cases, spacetime, persons, linker, graph_sink, tasking.sink]
+        )
         runtime = cls(
-            settings, journal, deadletters, cases, spacetime, linker, ingestor, graph, graph_sink
+            settings,
+            journal,
+            deadletters,
+            cases,
+            spacetime,
+            linker,
+            ingestor,
+            graph,
+            graph_sink,
+            tasking,
         )
         if rebuild:
             ingestor.rebuild()
@@ -91,3 +109,5 @@ class Runtime:
         self.journal.close()
         self.deadletters.close()
         self.graph.close()
+        if self.tasking is not None:
+            self.tasking.close()

@@ -18,8 +18,8 @@ def test_the_embedded_networkx_store_is_the_default(tmp_path: Path) -> None:
     runtime = Runtime.open(settings)
     try:
         assert isinstance(runtime.graph, NetworkxStore)
-        assert runtime.ingestor.sinks[-1] is runtime.graph_sink  # after the linker
-        assert runtime.ingestor.sinks[-2] is runtime.linker
+        sinks = runtime.ingestor.sinks
+        assert sinks[sinks.index(runtime.linker) + 1] is runtime.graph_sink  # after the linker
     finally:
         runtime.close()
 
