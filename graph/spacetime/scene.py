@@ -23,7 +23,7 @@ weighs several nats, a taxi that is everywhere weighs almost nothing.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,6 +115,16 @@ def _blocks(t0: int, t1: int) -> np.ndarray:
     return np.arange((t0 + LOCAL_OFFSET_S) // BLOCK_S, (t1 + LOCAL_OFFSET_S) // BLOCK_S + 1)
 
 
+def _held_days(index: SightingIndex, w: SceneWindow, days: int) -> Iterator[tuple[int, int, int]]:
+    """(k, t0, t1) of the window shifted back k = 1..days days, for the days the index holds."""
+    for k in range(1, days + 1):
+        t0, t1 = w.t0 - k * 86400, w.t1 - k * 86400
+        if t1 >= index.oldest_time and any(
+            h in index.partitions for h in range(t0 // PARTITION_S, t1 // PARTITION_S + 1)
+        ):
+            yield k, t0, t1
+
+
 def _own_blocks(
     index: SightingIndex,
     w: SceneWindow,
@@ -135,12 +145,7 @@ def _own_blocks(
     available = 0
     pos = np.full(int(ents.max()) + 1 if ents.size else 1, -1, dtype=np.int64)
     pos[ents] = np.arange(ents.size)
-    for k in range(1, days + 1):
-        t0, t1 = w.t0 - k * 86400, w.t1 - k * 86400
-        if t1 < index.oldest_time or not any(
-            h in index.partitions for h in range(t0 // PARTITION_S, t1 // PARTITION_S + 1)
-        ):
-            continue
+    for k, t0, t1 in _held_days(index, w, days):
         available += 1
         seen, _, seen_t = index.query(w.cps, t0, t1)
         if not seen.size:
@@ -192,12 +197,7 @@ def history(index: SightingIndex, w: SceneWindow, days: int) -> History:
     blocks = _blocks(w.t0, w.t1)
     per_day: list[tuple[np.ndarray, np.ndarray]] = []
     available = 0
-    for k in range(1, days + 1):
-        t0, t1 = w.t0 - k * 86400, w.t1 - k * 86400
-        if t1 < index.oldest_time or not any(
-            h in index.partitions for h in range(t0 // PARTITION_S, t1 // PARTITION_S + 1)
-        ):
-            continue
+    for k, t0, t1 in _held_days(index, w, days):
         available += 1
         seen, _, seen_t = index.query(w.cps, t0, t1)
         if seen.size:
