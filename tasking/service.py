@@ -215,16 +215,21 @@ class TaskingService(Escalation):
         )
         return sugg
 
+    def _pending(self, suggestion_id: str) -> Suggestion:
+        """The suggestion, if it is still pending; NotFound / Conflict otherwise."""
+        sugg = self.suggestions.get(suggestion_id)
+        if sugg is None:
+            raise NotFound(f"no suggestion {suggestion_id!r}")
+        if sugg.status != "pending":
+            raise Conflict(f"suggestion {suggestion_id} is {sugg.status}, not pending")
+        return sugg
+
     def confirm(
         self, suggestion_id: str, *, actor: str, role: str, key: str | None = None
     ) -> Activation:
         """Carry out a pending suggestion (one commander action)."""
         with self._lock:
-            sugg = self.suggestions.get(suggestion_id)
-            if sugg is None:
-                raise NotFound(f"no suggestion {suggestion_id!r}")
-            if sugg.status != "pending":
-                raise Conflict(f"suggestion {suggestion_id} is {sugg.status}, not pending")
+            sugg = self._pending(suggestion_id)
             sugg.status = "confirmed"
             self._record(
                 "suggestion_confirmed",
@@ -273,11 +278,7 @@ class TaskingService(Escalation):
 
     def dismiss(self, suggestion_id: str, *, actor: str, role: str, reason: str) -> Suggestion:
         with self._lock:
-            sugg = self.suggestions.get(suggestion_id)
-            if sugg is None:
-                raise NotFound(f"no suggestion {suggestion_id!r}")
-            if sugg.status != "pending":
-                raise Conflict(f"suggestion {suggestion_id} is {sugg.status}, not pending")
+            sugg = self._pending(suggestion_id)
             sugg.status = "dismissed"
             self._record(
                 "suggestion_dismissed",
