@@ -186,21 +186,30 @@ class Linker:
         return [SeriesEvent(kind, sid, cases) for kind, sid, cases in events]
 
     def series(self) -> list[Series]:
-        """Current series with their evidence sentences."""
+        """Current series with their evidence sentences, strongest link first.
+
+        One pass over the accepted links (not over every scored pair, once per series):
+        the dashboard and tasking read this after every micro-batch.
+        """
         with self._lock:
+            of = {c: sid for sid, members in self.tracker.series.items() for c in members}
+            found: dict[str, list[tuple[float, tuple[str, str], int, str, str]]] = {}
+            for pair, p in self._accepted.items():
+                sid = of.get(pair[0])
+                if sid is None or of.get(pair[1]) != sid:
+                    continue
+                rows = found.setdefault(sid, [])
+                for i, (kind, text) in enumerate(self.links[pair].evidence):
+                    rows.append((-p, pair, i, kind, text))
             out = []
             for sid, members in self.tracker.series.items():
                 details: list[Evidence] = []
                 seen: set[str] = set()
-                for pair, link in self.links.items():
-                    if (
-                        pair[0] in members
-                        and pair[1] in members
-                        and link.probability >= self.model.threshold
-                    ):
-                        for kind, text in link.evidence:
-                            if text not in seen:
-                                seen.add(text)
-                                details.append(Evidence(kind, text))
-                out.append(Series(sid, tuple(sorted(members)), tuple(details[:12])))
+                for *_, kind, text in sorted(found.get(sid, ())):
+                    if text not in seen:
+                        seen.add(text)
+                        details.append(Evidence(kind, text))
+                        if len(details) == 12:
+                            break
+                out.append(Series(sid, tuple(sorted(members)), tuple(details)))
             return out
