@@ -107,6 +107,9 @@ def _label(key: str) -> str:
     return key.split(":", 1)[1]
 
 
+MAX_NEAR_SCENES = 40  # an entity unusually near more scenes than this links none of them
+
+
 class CoPresence:
     """Space-time linkage state: sighting index, entity statistics, case windows and hits."""
 
@@ -282,6 +285,11 @@ class CoPresence:
             case.hits[e] = hit
             others = self.near.setdefault(e, {})
             others[case.case_id] = hit
+            if len(others) > MAX_NEAR_SCENES:
+                # near this many scenes an entity is part of the background (a bus, a
+                # delivery van): pairing it with every one of them would cost O(scenes^2)
+                # evidence for links the ubiquity penalty cancels anyway
+                continue
             for other_id, other in others.items():
                 if other_id != case.case_id:
                     evidence.append(self._evidence(e, other, hit))
