@@ -3,7 +3,11 @@
 The dashboard never reaches into the linkage graph or the tasking internals;
 the wiring in ``icc`` hands it an object that implements :class:`StateReader`
 and returns these plain view records. Every call must be cheap (it is polled
-about once a second by every open browser).
+about once a second by every open browser): an implementation should cache
+its views per :meth:`StateReader.version`.
+
+What a user may see is decided in :mod:`dashboard.scope`, which wraps a
+reader; a reader itself returns everything.
 """
 
 from __future__ import annotations
@@ -12,7 +16,16 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Protocol
 
-__all__ = ["CaseView", "SeriesView", "StateReader", "Stats"]
+__all__ = [
+    "CaseDetail",
+    "CaseView",
+    "LinkView",
+    "PersonView",
+    "SeriesView",
+    "StateReader",
+    "Stats",
+    "TeamView",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +45,18 @@ class CaseView:
     series_id: str | None = None
     loss_cny: float = 0.0
     address: str | None = None
+    #: stream time the case first took part in an accepted link (``None``: never linked)
+    linked_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkView:
+    """An accepted link between two cases of a series and the sentences behind it."""
+
+    case_a: str
+    case_b: str
+    probability: float
+    evidence: tuple[tuple[str, str], ...] = ()  # (kind, sentence)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +69,44 @@ class SeriesView:
     counties: tuple[int, ...] = ()
     total_loss_cny: float = 0.0
     updated_at: dt.datetime | None = None
+    links: tuple[LinkView, ...] = ()
+    key_entities: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TeamView:
+    """A team at its last reported position."""
+
+    team_id: str
+    status: str  # available / assigned / en_route / on_scene / unavailable
+    lon: float | None
+    lat: float | None
+    at: dt.datetime
+    county: int = 0  # county of the last position, 0 if unknown or outside
+
+
+@dataclass(frozen=True, slots=True)
+class PersonView:
+    """A person mentioned by a case's reports (identifiers unmasked: mask before showing)."""
+
+    role: str
+    name: str
+    id_number: str | None = None
+    phone: str | None = None
+    dob: str | None = None
+    gender: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseDetail:
+    """One case with the person data its reports carry (viewing it is audited)."""
+
+    case: CaseView
+    persons: tuple[PersonView, ...] = ()
+    vehicles: tuple[tuple[str, str], ...] = ()  # (role, plate)
+    mo: tuple[str, ...] = ()
+    narrative: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +142,14 @@ class StateReader(Protocol):
 
     def series(self) -> list[SeriesView]:
         """Open series, newest and largest first."""
+        ...
+
+    def teams(self) -> list[TeamView]:
+        """Every team's last reported status."""
+        ...
+
+    def case_detail(self, case_id: str) -> CaseDetail | None:
+        """A case with its persons, vehicles and narrative (``None`` if unknown)."""
         ...
 
     def stats(self) -> Stats: ...

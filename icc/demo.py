@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -22,7 +23,10 @@ from icc.config import Settings
 from icc.runtime import Runtime
 from ingest.sources import RawMessage
 
-__all__ = ["SimClock", "StreamFeeder", "run_demo"]
+if TYPE_CHECKING:
+    from dashboard.auth import UserStore
+
+__all__ = ["DEMO_USERS", "SimClock", "StreamFeeder", "demo_users", "run_demo"]
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +113,37 @@ def _arrival_epochs(arrivals: object) -> list[float]:
     return out
 
 
+#: the demo's users: one per role; fresh random passwords on every start (printed)
+DEMO_USERS = (
+    ("analyst", "analyst", 0),
+    ("officer", "case_officer", 0),
+    ("commander", "commander", 0),
+    ("zhenhai", "county_team", 330211),  # 镇海区, Ningbo: the diesel-theft story
+)
+
+
+def demo_users(province: int) -> tuple[UserStore, list[tuple[str, str, str, str]]]:
+    """A :class:`~dashboard.auth.UserStore` of :data:`DEMO_USERS` with random passwords, and
+    (name, password, role, jurisdiction) to print. Only ``icc demo`` creates users."""
+    import secrets
+
+    from dashboard.auth import User, UserStore, hash_password
+
+    users, logins = [], []
+    for name, role, where in DEMO_USERS:
+        adcode = where or province
+        if adcode // 10000 != province // 10000:
+            adcode = province
+        password = secrets.token_urlsafe(9)
+        users.append(User(name, role, adcode, hash_password(password)))
+        logins.append((name, password, role, str(adcode)))
+    return UserStore(users), logins
+
+
 def run_demo(settings: Settings, args: argparse.Namespace, out: Console) -> int:
     """Generate a scenario starting today, stream it in real time and serve the map."""
     from dashboard.app import create_app
+    from dashboard.audit import AuditLog
     from icc.query import RuntimeReader
     from ingest.scenario import generate
 
@@ -128,7 +160,19 @@ def run_demo(settings: Settings, args: argparse.Namespace, out: Console) -> int:
         source=f"scenario:seed={args.seed}",
     )
     feeder.start()
-    app = create_app(RuntimeReader(runtime, clock=clock.now), adcode=settings.province)
+    users, logins = demo_users(settings.province)
+    app = create_app(
+        RuntimeReader(runtime, clock=clock.now),
+        adcode=settings.province,
+        users=users,
+        audit=AuditLog(settings.data_dir / "dashboard-audit.sqlite"),
+    )
+    for name, password, role, where in logins:
+        out.print(f"demo login: {name} / {password}  ({role}, {where})", highlight=False)
+    if runtime.tasking is not None:
+        from tasking.api import credentials, register_api
+
+        register_api(app.server, runtime.tasking.service, credentials(settings.api_tokens))
     url = f"http://{args.host}:{args.port}/"
     out.print(
         f"[bold green]command center running[/]: {url}  "

@@ -16,7 +16,9 @@ from collections.abc import Iterator
 import pytest
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from dashboard.query import CaseView, SeriesView, Stats
+from dashboard.audit import AuditLog
+from dashboard.auth import User, UserStore, hash_password
+from dashboard.query import CaseDetail, CaseView, PersonView, SeriesView, Stats, TeamView
 from geo.jurisdictions import load_province
 
 log = logging.getLogger(__name__)
@@ -26,15 +28,43 @@ NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=CST)
 
 
 class ListReader:
-    """A thread-safe StateReader over a list of cases; ``add`` bumps the version."""
+    """A thread-safe StateReader over lists of cases, series and teams; ``add`` bumps the
+    version. ``details`` maps a case id to its persons and narrative."""
 
-    def __init__(self, cases: list[CaseView] | None = None, now: dt.datetime = NOW) -> None:
+    def __init__(
+        self,
+        cases: list[CaseView] | None = None,
+        now: dt.datetime = NOW,
+        series: list[SeriesView] | None = None,
+        teams: list[TeamView] | None = None,
+        details: dict[str, tuple[tuple[PersonView, ...], str | None]] | None = None,
+    ) -> None:
         self._lock = threading.Lock()
         self._cases = list(cases or [])
+        self._series = list(series or [])
+        self._teams = list(teams or [])
+        self._details = dict(details or {})
         self._version = 1
         self._now = now
         self.version_calls = 0
         self.case_calls = 0
+
+    def set_series(self, series: list[SeriesView]) -> None:
+        with self._lock:
+            self._series = list(series)
+            self._version += 1
+
+    def teams(self) -> list[TeamView]:
+        with self._lock:
+            return list(self._teams)
+
+    def case_detail(self, case_id: str) -> CaseDetail | None:
+        with self._lock:
+            case = next((c for c in self._cases if c.case_id == case_id), None)
+            persons, narrative = self._details.get(case_id, ((), None))
+        if case is None:
+            return None
+        return CaseDetail(case=case, persons=persons, narrative=narrative)
 
     def add(self, *cases: CaseView, now: dt.datetime | None = None) -> None:
         with self._lock:
@@ -71,7 +101,8 @@ class ListReader:
         return sorted(out, key=lambda c: c.reported_at)
 
     def series(self) -> list[SeriesView]:
-        return []
+        with self._lock:
+            return list(self._series)
 
     def stats(self) -> Stats:
         with self._lock:
@@ -80,7 +111,7 @@ class ListReader:
                 deadlettered=1,
                 cases=len(self._cases),
                 sightings=7,
-                series=0,
+                series=len(self._series),
                 by_category=dict(Counter(c.category for c in self._cases)),
             )
 
@@ -148,3 +179,96 @@ def serve() -> Iterator:
     for server, thread in servers:
         server.shutdown()
         thread.join(timeout=10)
+
+
+PASSWORD = "test-password-1"  # a test fixture's password, not a default credential
+_HASH = hash_password(PASSWORD, n=2**10)
+USERS = {
+    "prov.analyst": ("analyst", 330000),
+    "prov.officer": ("case_officer", 330000),
+    "nb.commander": ("commander", 330200),
+    "zh.team": ("county_team", 330211),  # 镇海区
+    "yw.team": ("county_team", 330782),  # 义乌市
+}
+
+
+@pytest.fixture(scope="session")
+def users() -> UserStore:
+    return UserStore(User(name, role, j, _HASH) for name, (role, j) in USERS.items())
+
+
+@pytest.fixture
+def audit(tmp_path) -> AuditLog:  # noqa: ANN001
+    log_ = AuditLog(tmp_path / "audit.sqlite")
+    yield log_
+    log_.close()
+
+
+def login(client, name: str, password: str = PASSWORD) -> None:  # noqa: ANN001
+    """Sign a Flask test client in."""
+    resp = client.post("/login", data={"username": name, "password": password})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
+
+
+REFRESH_OUTPUTS = [
+    ("case-layer", "data"),
+    ("case-recent-layer", "data"),
+    ("series-layer", "data"),
+    ("team-layer", "data"),
+    ("county-layer", "hideout"),
+    ("case-count", "children"),
+    ("case-total", "children"),
+    ("status", "children"),
+    ("category-filter", "options"),
+    ("kpi-strip", "children"),
+    ("series-list", "options"),
+    ("last-render", "data"),
+]
+
+
+def dash_post(
+    client,  # noqa: ANN001 - a Flask test client or a requests.Session with base url
+    outputs: list[tuple[str, str]],
+    inputs: list[tuple[object, str, object]],
+    state: list[tuple[object, str, object]] = (),  # type: ignore[assignment]
+    changed: str | None = None,
+):  # noqa: ANN202
+    """POST one callback to ``/_dash-update-component`` exactly as the browser does."""
+    if len(outputs) == 1:
+        output = f"{outputs[0][0]}.{outputs[0][1]}"
+        outs: object = {"id": outputs[0][0], "property": outputs[0][1]}
+    else:
+        output = ".." + "...".join(f"{i}.{p}" for i, p in outputs) + ".."
+        outs = [{"id": i, "property": p} for i, p in outputs]
+    body = {
+        "output": output,
+        "outputs": outs,
+        "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
+        "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
+        "changedPropIds": [changed] if changed else [],
+    }
+    return client.post("/_dash-update-component", json=body)
+
+
+def refresh_body(window: str = "all", categories: list[str] | None = None) -> dict:
+    return {
+        "outputs": REFRESH_OUTPUTS,
+        "inputs": [
+            ("want", "data", {"seq": 1}),
+            ("time-window", "value", window),
+            ("category-filter", "value", categories or []),
+            ("custom-from", "value", None),
+            ("custom-to", "value", None),
+        ],
+        "state": [("last-render", "data", None)],
+        "changed": "want.data",
+    }
+
+
+def case_ids_of(response_json: dict) -> set[str]:
+    """Case ids in a refresh response's case layers."""
+    out = set()
+    for layer in ("case-layer", "case-recent-layer"):
+        data = response_json["response"].get(layer, {}).get("data", {"features": []})
+        out |= {f["properties"]["id"] for f in data["features"]}
+    return out
