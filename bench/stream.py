@@ -182,12 +182,14 @@ def _plain_consumer(bootstrap: str, expected: int, advance: Callable[[int], None
     """Baseline through Kafka: assign every input partition, poll, validate; nothing else."""
     from kafka import KafkaConsumer, TopicPartition
 
+    from ingest.kafka.source import check_crcs
     from ingest.kafka.topics import INPUT_TOPICS
 
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        check_crcs=check_crcs(),  # as the icc consumer: like for like
         max_poll_records=5000,
         fetch_max_bytes=64 * 1024 * 1024,
         max_partition_fetch_bytes=8 * 1024 * 1024,
@@ -231,7 +233,7 @@ def run_kafka_paths(
     try:
         from ingest.kafka.broker import BrokerError, LocalBroker
         from ingest.kafka.publish import publish_files
-        from ingest.kafka.source import run_kafka
+        from ingest.kafka.source import check_crcs, run_kafka
     except ImportError as exc:
         stderr.print(f"[yellow]kafka path not available: {exc}")
         return {}, {}, {"kafka_available": False}
@@ -282,6 +284,7 @@ def run_kafka_paths(
         broker.stop()
     params = {
         "kafka_available": True,
+        "kafka_check_crcs": check_crcs(),
         "kafka_partitions": 6,
         "kafka_batch_max": 5000,
         "kafka_messages_consumed": stats.messages,

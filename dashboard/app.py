@@ -4,9 +4,10 @@ The page is a map of the province drawn from its own outlines (no tiles: the
 machine is offline) with counties coloured by alert level, the cases as
 coloured circles, series as links between their scenes and teams at their
 last positions; beside it the KPI strip, the series panel (list, timeline,
-key entities, evidence per link), the case panel and a place for the command
-panel. All state comes from a :class:`~dashboard.query.StateReader`, always
-through :class:`~dashboard.scope.ScopedReader` for the signed-in user, so data
+key entities, evidence per link), the case panel and the command panel (plan
+suggestions, activation, the task board: :mod:`dashboard.command`). All state
+comes from a :class:`~dashboard.query.StateReader`, always through
+:class:`~dashboard.scope.ScopedReader` for the signed-in user, so data
 outside the user's jurisdiction never leaves the server. Dash serves its
 scripts and styles itself, so the page never asks an outside host for anything.
 
@@ -20,8 +21,11 @@ Element ids a test or a later page can rely on: ``map``, ``county-layer``,
 :class:`~dashboard.live.CaseLayerSync`), ``series-layer``,
 ``team-layer``, ``case-count``, ``case-total``, ``status``, ``time-window``,
 ``custom-from``, ``custom-to``, ``category-filter``, ``kpi-strip``,
-``series-list``, ``series-detail``, ``case-detail``, ``command-panel``,
-``whoami``, ``refresh`` (the interval) and ``last-render`` (the store).
+``series-list``, ``series-detail``, ``case-detail``, ``command-panel`` (with
+``cmd-message``, ``cmd-suggestions``, ``cmd-subject``, ``cmd-level``, ``cmd-activate``,
+``cmd-board``, ``suggestion-<id>``, ``activation-<id>``, ``task-<id>``, ``tier-<level>``:
+see :mod:`dashboard.command`), ``whoami``, ``refresh`` (the interval) and
+``last-render`` (the store).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dash
 from dash import ALL, Input, Output, State, ctx, dcc, html
@@ -38,6 +42,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard.audit import AuditLog, default_audit_path
 from dashboard.auth import ROLES, SessionStore, User, UserStore, current_user, install_auth
+from dashboard.command import CommandDesk, board, command_panel, options, suggestion_cards
 from dashboard.live import (
     DEFAULT_MAX_MARKERS,
     TIME_WINDOW_LABELS,
@@ -49,13 +54,15 @@ from dashboard.live import (
 from dashboard.map import CaseFeatureCache, legend, map_view
 from dashboard.panels import (
     case_detail_panel,
-    command_panel_placeholder,
     kpi_strip,
     series_detail_panel,
 )
 from dashboard.query import StateReader
 from dashboard.scope import Scope, ScopedReader
 from geo.jurisdictions import ZHEJIANG, Jurisdictions, load_province
+
+if TYPE_CHECKING:
+    from tasking.service import TaskingService
 
 __all__ = ["create_app", "page_title"]
 
@@ -155,7 +162,7 @@ def _whoami(user: User | None, zj: Jurisdictions) -> list[Any]:
     ]
 
 
-def _layout(zj: Jurisdictions, adcode: int, refresh_ms: int) -> html.Div:
+def _layout(zj: Jurisdictions, adcode: int, refresh_ms: int, tasking: bool) -> html.Div:
     user = current_user()
     bounds = _bounds(zj, user.jurisdiction if user else adcode)
     return html.Div(
@@ -197,7 +204,7 @@ def _layout(zj: Jurisdictions, adcode: int, refresh_ms: int) -> html.Div:
                                 className="panel case-panel",
                                 children=html.Div(id="case-detail"),
                             ),
-                            command_panel_placeholder(),
+                            command_panel(user, connected=tasking),
                         ],
                     ),
                 ],
@@ -237,6 +244,7 @@ def create_app(
     secret_key: str | None = None,
     tasks_overdue: TasksOverdue | None = None,
     activations: Activations | None = None,
+    tasking: TaskingService | None = None,
 ) -> dash.Dash:
     """Build the command center page for one province over ``reader``.
 
@@ -244,6 +252,11 @@ def create_app(
     ``audit`` to ``$ICC_DATA_DIR/dashboard-audit.sqlite``. The layers are
     redrawn every ``refresh_ms`` only if ``reader.version()`` changed (or the
     filter did); at most ``max_markers`` newest cases are drawn.
+
+    With ``tasking`` (a :class:`~tasking.service.TaskingService`), the command panel
+    (:mod:`dashboard.command`) shows suggestions, activations and the task board and
+    lets commanders act; it also fills ``tasks_overdue`` and ``activations`` when they
+    are not given.
     """
     _validate(adcode, refresh_ms, max_markers)
     zj = load_province(adcode)
@@ -260,8 +273,17 @@ def create_app(
         external_stylesheets=[],
     )
     install_auth(app.server, users, sessions, audit, page_title(zj.name), secret_key)
-    app.layout = lambda: _layout(zj, adcode, refresh_ms)
+    app.layout = lambda: _layout(zj, adcode, refresh_ms, tasking is not None)
     county_name = _county_namer(zj)
+    desk = None
+    if tasking is not None:
+
+        def place_name(code: int) -> str:
+            return zj.name_of(code)
+
+        desk = CommandDesk(tasking, reader, place_name, audit)
+        tasks_overdue = tasks_overdue or desk.tasks_overdue
+        activations = activations or desk.county_tiers
     case_layer = CaseFeatureCache(county_name)
     sync = CaseLayerSync()
     county_city = {int(a): int(c) for a, c in zj.counties["city"].items()}
@@ -285,7 +307,10 @@ def create_app(
         start) moved, but never while a redraw is still on its way (back-pressure: a slow
         redraw is not superseded by the next poll, so the map keeps up under load)."""
         _user()
-        return next_want(reader.version(), reader.now(), window, want, rendered, time.time())
+        version = reader.version()
+        if desk is not None:  # a command changes the alert colours and the KPIs too
+            version += desk.revision << 32
+        return next_want(version, reader.now(), window, want, rendered, time.time())
 
     @app.callback(
         Output("case-layer", "data"),
@@ -429,6 +454,8 @@ def create_app(
         )
         return case_detail_panel(detail, county_name)
 
+    if desk is not None:
+        _command_callbacks(app, desk)
     log.info(
         "dashboard for %s (%d) built: %d users, refresh every %d ms",
         zj.name,
@@ -437,3 +464,74 @@ def create_app(
         refresh_ms,
     )
     return app
+
+
+def _command_callbacks(app: dash.Dash, desk: CommandDesk) -> None:
+    """The command panel's two callbacks: draw it (when what it shows changed) and act."""
+
+    @app.callback(
+        Output("cmd-suggestions", "children"),
+        Output("cmd-board", "children"),
+        Output("cmd-subject", "options"),
+        Output("cmd-sig", "data"),
+        Input("refresh", "n_intervals"),
+        Input("cmd-nonce", "data"),
+        State("cmd-sig", "data"),
+    )
+    def draw_command(_n: int | None, _nonce: int | None, sig: dict | None) -> tuple[Any, ...]:
+        user = _user()
+        view = desk.view(user)
+        drawn = {
+            "user": user.name,
+            "view": view.signature(),
+            "subjects": view.signature(subjects=True),
+        }
+        sig = sig or {}
+        if sig.get("user") == user.name and sig.get("view") == drawn["view"]:
+            raise PreventUpdate
+        same_subjects = sig.get("user") == user.name and sig.get("subjects") == drawn["subjects"]
+        return (
+            suggestion_cards(view),
+            board(view),
+            dash.no_update if same_subjects else options(view),
+            drawn,
+        )
+
+    @app.callback(
+        Output("cmd-message", "children"),
+        Output("cmd-nonce", "data"),
+        Input({"type": "cmd-confirm", "suggestion": ALL}, "n_clicks"),
+        Input({"type": "cmd-act", "activation": ALL, "op": ALL}, "n_clicks"),
+        Input("cmd-activate", "n_clicks"),
+        State("cmd-subject", "value"),
+        State("cmd-level", "value"),
+        State("cmd-nonce", "data"),
+        prevent_initial_call=True,
+    )
+    def command(
+        _confirm: list[int | None],
+        _act: list[int | None],
+        _activate: int | None,
+        subject: str | None,
+        level: str | None,
+        nonce: int | None,
+    ) -> tuple[Any, ...]:
+        """Every command the panel sends; the desk checks role and jurisdiction itself."""
+        user = _user()
+        if not (ctx.triggered and ctx.triggered[0].get("value")):
+            raise PreventUpdate  # buttons just drawn, not clicked
+        trigger = ctx.triggered_id
+        if isinstance(trigger, Mapping) and trigger.get("type") == "cmd-confirm":
+            outcome = desk.confirm(user, trigger.get("suggestion"))
+        elif isinstance(trigger, Mapping) and trigger.get("type") == "cmd-act":
+            outcome = desk.command(user, trigger.get("activation"), trigger.get("op"))
+        elif trigger == "cmd-activate":
+            outcome = desk.activate(user, subject, level)
+        else:
+            raise PreventUpdate
+        message = html.Div(
+            outcome.text,
+            id="cmd-outcome",
+            className="cmd-ok" if outcome.ok else "cmd-error",
+        )
+        return message, int(nonce or 0) + 1

@@ -28,7 +28,10 @@ Passwords are stored as salted ``hashlib.scrypt`` hashes and compared in
 constant time. A session is a random token held server-side (the cookie only
 carries it, signed); it ends at logout, after ``ICC_SESSION_IDLE_MINUTES``
 (default 30) without a request or ``ICC_SESSION_MAX_HOURS`` (default 12)
-after login, whichever comes first.
+after login, whichever comes first. After ``ICC_LOGIN_MAX_FAILURES`` (default 5)
+failed sign-ins for one user name from one address within
+``ICC_LOGIN_WINDOW_MINUTES`` (default 5), further attempts from there are refused
+with HTTP 429 until the window has passed (:class:`LoginLimiter`).
 
 Example
 -------
@@ -64,6 +67,7 @@ from dashboard.audit import AuditLog
 
 __all__ = [
     "ROLES",
+    "LoginLimiter",
     "Role",
     "SessionStore",
     "User",
@@ -311,6 +315,60 @@ class SessionStore:
             self._sessions.pop(sid or "", None)
 
 
+class LoginLimiter:
+    """Failed sign-ins per (user name, address) in a sliding window.
+
+    >>> lim = LoginLimiter(max_failures=2, window_s=60)
+    >>> lim.fail("li", "10.0.0.1", now=0.0); lim.fail("li", "10.0.0.1", now=1.0)
+    >>> lim.retry_after("li", "10.0.0.1", now=2.0), lim.retry_after("li", "10.0.0.2", now=2.0)
+    (58, 0)
+    """
+
+    def __init__(self, max_failures: int | None = None, window_s: float | None = None) -> None:
+        if max_failures is None:
+            max_failures = int(_env_float("ICC_LOGIN_MAX_FAILURES", 5))
+        if window_s is None:
+            window_s = 60 * _env_float("ICC_LOGIN_WINDOW_MINUTES", 5)
+        if isinstance(max_failures, bool) or not isinstance(max_failures, int) or max_failures < 1:
+            raise ValueError(f"max_failures = {max_failures!r}: expected an int of at least 1")
+        if not window_s > 0:
+            raise ValueError(f"window_s = {window_s!r}: expected a positive number of seconds")
+        self.max_failures = max_failures
+        self.window_s = float(window_s)
+        self._failures: dict[tuple[str, str], list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
+        kept = [t for t in self._failures.get(key, []) if now - t < self.window_s]
+        if kept:
+            self._failures[key] = kept
+        else:
+            self._failures.pop(key, None)
+        return kept
+
+    def retry_after(self, name: str, address: str, now: float | None = None) -> int:
+        """Seconds until ``name`` may try again from ``address`` (0: now)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            recent = self._recent((name, address), now)
+            if len(recent) < self.max_failures:
+                return 0
+            return max(1, int(recent[-self.max_failures] + self.window_s - now + 0.999))
+
+    def fail(self, name: str, address: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if len(self._failures) > 100_000:  # a flood of made-up names: keep memory bounded
+                for key in list(self._failures):
+                    self._recent(key, now)
+            self._recent((name, address), now)
+            self._failures.setdefault((name, address), []).append(now)
+
+    def reset(self, name: str, address: str) -> None:
+        with self._lock:
+            self._failures.pop((name, address), None)
+
+
 # -- Flask wiring ------------------------------------------------------------
 _LOGIN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }} — sign in</title>
@@ -325,8 +383,16 @@ _LOGIN_PAGE = """<!doctype html>
 </form></body></html>"""
 
 #: paths reachable without a session (the login form and its stylesheet; the tasking API
-#: under /api/ authenticates with its own bearer tokens)
-_OPEN_PREFIXES = ("/login", "/assets/style.css", "/_favicon.ico", "/api/")
+#: under /api/ authenticates with its own bearer tokens; the health check and Prometheus
+#: metrics of icc.ops carry counts only, no case data)
+_OPEN_PREFIXES = (
+    "/login",
+    "/assets/style.css",
+    "/_favicon.ico",
+    "/api/",
+    "/healthz",
+    "/metrics",
+)
 
 
 def current_user() -> User | None:
@@ -347,12 +413,14 @@ def install_auth(
     audit: AuditLog,
     title: str,
     secret_key: str | None = None,
+    limiter: LoginLimiter | None = None,
 ) -> None:
     """Add ``/login`` and ``/logout`` and refuse every other request without a session.
 
     Pages redirect to ``/login``; Dash's JSON endpoints answer 401. The signed
     cookie holds only the session token; it is ``HttpOnly`` and ``SameSite=Lax``.
     """
+    limiter = limiter if limiter is not None else LoginLimiter()
     server.secret_key = secret_key or os.environ.get("ICC_SECRET_KEY") or secrets.token_hex(32)
     server.config.update(
         SESSION_COOKIE_HTTPONLY=True,
@@ -377,12 +445,28 @@ def install_auth(
         if request.method == "GET":
             return render_template_string(_LOGIN_PAGE, title=title, error=None)
         name = (request.form.get("username") or "").strip()
+        address = request.remote_addr or ""
+        wait = limiter.retry_after(name[:64], address)
+        if wait:
+            audit.record(name[:64] or "?", "-", 0, "login_throttled", address)
+            log.warning(
+                "dashboard login for %r from %s refused: too many failures", name[:64], address
+            )
+            minutes = (wait + 59) // 60
+            error = (
+                f"Too many failed sign-ins for this user from your address. "
+                f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+            )
+            page = render_template_string(_LOGIN_PAGE, title=title, error=error)
+            return page, 429, {"Retry-After": str(wait)}
         user = users.authenticate(name, request.form.get("password") or "")
         if user is None:
-            audit.record(name[:64] or "?", "-", 0, "login_failed", request.remote_addr or "")
-            log.warning("failed dashboard login for %r", name[:64])
+            limiter.fail(name[:64], address)
+            audit.record(name[:64] or "?", "-", 0, "login_failed", address)
+            log.warning("failed dashboard login for %r from %s", name[:64], address)
             page = render_template_string(_LOGIN_PAGE, title=title, error="Wrong user or password")
             return page, 401
+        limiter.reset(name[:64], address)
         sessions.drop(session.get("sid"))
         session.clear()
         session["sid"] = sessions.create(user.name)

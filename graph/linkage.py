@@ -21,7 +21,6 @@ from graph.pattern import PatternIndex
 from graph.persons.sink import PersonSink
 from graph.series import Evidence, Series
 from graph.seriesdetect import SeriesTracker
-from graph.spacetime.copresence import LinkEvidence
 from graph.spacetime.sink import SpaceTimeSink
 from graph.summary import SeriesEvent, SeriesSummary, summarize
 from ingest.models import Incident, Message
@@ -130,19 +129,17 @@ class Linker:
         a, b = self.cases.get(case_a), self.cases.get(case_b)
         if a is not None and b is not None and a.category == b.category:
             ev.cat_share = self.pattern.share(a.category)
-        found: list[LinkEvidence] = self.spacetime.between(case_a, case_b)
-        near = [e for e in found if e.kind != "companion"]
-        bridges = [e for e in found if e.kind == "companion"]
+        near, n_near, bridge = self.spacetime.summary(case_a, case_b, 3)
         if near:
             ev.crowd = min(self.spacetime.core.crowd(case_a), self.spacetime.core.crowd(case_b))
             best = near[0]
             ev.st_best = best.score
-            ev.st_entities = len(near)
+            ev.st_entities = n_near
             ev.st_scenes = self._scenes_of(best.entity, case_a)
-            ev.details.extend((e.kind, e.detail) for e in near[:3])
-        if bridges:
-            ev.companion = bridges[0].score
-            ev.details.append(("companion", bridges[0].detail))
+            ev.details.extend((e.kind, e.detail) for e in near)
+        if bridge is not None:
+            ev.companion = bridge.score
+            ev.details.append(("companion", bridge.detail))
         if self.persons is not None:
             person = self.persons.between(case_a, case_b)
             if person is not None:

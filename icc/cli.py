@@ -15,6 +15,7 @@ from rich.logging import RichHandler
 
 from icc.config import ConfigError, Settings
 from icc.ops_cli import OPS_COMMANDS, add_ops_commands, run_ops_command
+from icc.serve import add_dashboard_command
 
 __all__ = ["main"]
 
@@ -94,6 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--days", type=_positive_float, default=1.0)
     d.add_argument("--reset", action="store_true", help="start from an empty state")
 
+    add_dashboard_command(sub)  # icc dashboard (icc/serve.py)
+
     e = sub.add_parser("explain", help="why two cases are or are not linked, feature by feature")
     e.add_argument("case_a")
     e.add_argument("case_b")
@@ -147,7 +150,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="partitions of topics that do not exist yet (default 6)",
     )
-    add_ops_commands(sub)  # config check, snapshot, restore, export (icc/ops_cli.py)
+    add_ops_commands(sub)  # config check, status, snapshot, restore, export (icc/ops_cli.py)
     return p
 
 
@@ -194,6 +197,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from icc.demo import run_demo
 
             return run_demo(settings, args, out)
+        if args.command == "dashboard":
+            from icc.serve import run_dashboard
+
+            return run_dashboard(settings, args, out)
     except (FileNotFoundError, ValueError) as exc:
         Console(stderr=True).print(f"[red]error:[/red] {exc}")
         return 2

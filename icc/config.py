@@ -13,6 +13,7 @@
 | ``ICC_TASKING_PLANS`` | contingency plan file (TOML, schema in ``tasking/plans.py``), validated at start | the packaged ``tasking/plans.toml`` |
 | ``ICC_TASKING_ROSTER`` | roster of teams (TOML, schema in ``tasking/org.py``) | the packaged ``tasking/roster.toml`` |
 | ``ICC_API_TOKENS`` | tasking API credentials, comma-separated ``TOKEN:ROLE:SUBJECT`` with ROLE ``team`` (SUBJECT a team id), ``commander`` (SUBJECT the adcode of its center) or ``auditor``; tokens of at least 16 characters (never logged). Unset: the API refuses every request | none |
+| ``ICC_SIGHTING_RETENTION_DAYS`` | days of stream time a sighting is kept (1-3650): older ones are dropped from the space-time index and pruned from the journal as the stream's newest sighting time advances (incidents are never pruned). Unset: the index keeps 30 days and the journal keeps everything | none |
 | ``ICC_LOG_FORMAT`` | log lines on stderr: ``text`` (for people) or ``json`` (one JSON object per line, for log shippers) | ``text`` |
 """
 
@@ -140,6 +141,22 @@ def _log_format(env: Mapping[str, str]) -> str:
     return value
 
 
+def _retention(env: Mapping[str, str]) -> int | None:
+    raw = (env.get("ICC_SIGHTING_RETENTION_DAYS") or "").strip()
+    if not raw:
+        return None
+    try:
+        days = int(raw)
+    except ValueError:
+        days = None
+    if days is None or not 1 <= days <= 3650:
+        raise ConfigError(
+            f"ICC_SIGHTING_RETENTION_DAYS={raw!r}: expected a whole number of days between "
+            "1 and 3650 (how long a sighting is kept, in stream time)"
+        )
+    return days
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -153,6 +170,9 @@ class Settings:
     roster_path: Path | None = None
     api_tokens: tuple[ApiToken, ...] = field(default=(), repr=False)
     log_format: str = "text"
+    #: days of stream time a sighting is kept (index and journal); None: index 30 days,
+    #: journal forever
+    sighting_retention_days: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -176,6 +196,7 @@ class Settings:
             roster_path=_file(env, "ICC_TASKING_ROSTER"),
             api_tokens=_tokens(env),
             log_format=_log_format(env),
+            sighting_retention_days=_retention(env),
         )
 
     @property

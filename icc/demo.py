@@ -166,7 +166,11 @@ def run_demo(settings: Settings, args: argparse.Namespace, out: Console) -> int:
         adcode=settings.province,
         users=users,
         audit=AuditLog(settings.data_dir / "dashboard-audit.sqlite"),
+        tasking=runtime.tasking.service if runtime.tasking is not None else None,
     )
+    from icc.ops import register_ops_routes
+
+    register_ops_routes(app.server, runtime)  # /healthz, /metrics (open: see dashboard.auth)
     for name, password, role, where in logins:
         out.print(f"demo login: {name} / {password}  ({role}, {where})", highlight=False)
     if runtime.tasking is not None:

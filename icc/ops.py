@@ -89,6 +89,7 @@ CONFIG_VARIABLES: tuple[tuple[str, str | None, bool], ...] = (
     ("ICC_TASKING_ROSTER", "roster_path", False),
     ("ICC_API_TOKENS", "api_tokens", True),
     ("ICC_KAFKA_SESSION_TIMEOUT_MS", None, False),
+    ("ICC_SIGHTING_RETENTION_DAYS", "sighting_retention_days", False),
     ("ICC_USERS_FILE", None, False),
     ("ICC_SECRET_KEY", None, True),
     ("ICC_SESSION_IDLE_MINUTES", None, False),

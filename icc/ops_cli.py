@@ -1,4 +1,5 @@
-"""The operations subcommands of ``icc``: ``config check``, ``snapshot``, ``restore``, ``export``.
+"""The operations subcommands of ``icc``: ``config check``, ``status``, ``snapshot``, ``restore``,
+``export``.
 
 :func:`add_ops_commands` adds them to the ``icc`` parser and :func:`run_ops_command` runs
 them; :mod:`icc.cli` calls both. Exit status: 0 on success, 2 on a configuration error or
@@ -22,7 +23,7 @@ __all__ = ["OPS_COMMANDS", "add_ops_commands", "run_ops_command"]
 
 log = logging.getLogger(__name__)
 
-OPS_COMMANDS = ("config", "snapshot", "restore", "export")
+OPS_COMMANDS = ("config", "status", "snapshot", "restore", "export")
 _FORMATS = ("graphml", "geojson", "csv", "html")
 
 
@@ -31,6 +32,18 @@ def add_ops_commands(sub: argparse._SubParsersAction) -> None:
     c = sub.add_parser("config", help="the configuration from the environment")
     csub = c.add_subparsers(dest="config_command", required=True)
     csub.add_parser("check", help="validate and print the effective configuration (secrets masked)")
+
+    st = sub.add_parser(
+        "status",
+        help="journal size, dead letters, series and activations open, consumer lag",
+        description="Reads the data directory (ICC_DATA_DIR) read-only: the journal (rows by "
+        "kind, bytes on disk), the dead-letter store, and the status file the workers keep "
+        "(derived/status.json: series and activations open as of its time). With --source "
+        "kafka://HOST:PORT also the consumer group's lag per partition.",
+    )
+    st.add_argument("--source", default=None, metavar="kafka://HOST:PORT")
+    st.add_argument("--group-id", default="icc", help="Kafka consumer group (default icc)")
+    st.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
     sn = sub.add_parser("snapshot", help="write the embedded state (journal, dead letters, audit)")
     sn.add_argument("out", type=Path, metavar="OUT.tar.gz")
@@ -70,6 +83,8 @@ def run_ops_command(args: argparse.Namespace, out: Console) -> int:
             except ConfigError as exc:
                 err.print(f"[red]configuration error:[/red] {exc}", highlight=False, soft_wrap=True)
                 return 2
+        if args.command == "status":
+            return _status(args, settings, out, err)
         if args.command == "snapshot":
             from icc.snapshot import snapshot
 
@@ -98,6 +113,30 @@ def run_ops_command(args: argparse.Namespace, out: Console) -> int:
         err.print(f"[red]error:[/red] {exc}", highlight=False, markup=False)
         return 2
     raise AssertionError(f"not an ops command: {args.command!r}")  # pragma: no cover
+
+
+def _status(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
+    import json
+    import sys
+
+    from icc.status import collect, render
+
+    bootstrap = None
+    if args.source is not None:
+        scheme, sep, rest = args.source.partition("://")
+        if scheme != "kafka" or not sep or not rest.strip("/"):
+            raise ValueError(f"--source {args.source!r}: expected kafka://HOST:PORT")
+        bootstrap = rest.strip("/")
+    try:
+        report = collect(settings.data_dir, bootstrap, args.group_id)
+    except ConnectionError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=False)
+        return 1
+    if args.json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+    else:
+        out.print(render(report))
+    return 0
 
 
 def _config_check(settings: Settings, out: Console, err: Console) -> int:

@@ -16,9 +16,12 @@ from graph.cases import CaseBook
 from graph.linkage import Linker
 from graph.persons.sink import PersonSink
 from graph.series import Series, export_series
+from graph.spacetime.copresence import CoPresence
 from graph.spacetime.sink import SpaceTimeSink
 from graph.store import GraphSink, GraphStore, open_store
 from icc.config import Settings
+from icc.ops_retention import RetentionSink
+from icc.status import StatusWriter
 from ingest.deadletter import DeadLetterStore
 from ingest.journal import Journal
 from ingest.pipeline import Ingestor
@@ -42,6 +45,10 @@ class Runtime:
     graph: GraphStore
     graph_sink: GraphSink
     tasking: Tasking | None = None
+    #: prunes the journal's sightings to ICC_SIGHTING_RETENTION_DAYS (None: unset)
+    retention: RetentionSink | None = None
+    #: keeps derived/status.json current for ``icc status``
+    status: StatusWriter | None = None
 
     @classmethod
     def open(cls, settings: Settings, reset: bool = False, rebuild: bool = True) -> Runtime:
@@ -64,7 +71,9 @@ class Runtime:
         journal = Journal(settings.journal_path)
         deadletters = DeadLetterStore(settings.deadletter_path)
         cases = CaseBook(JurisdictionIndex.for_province(settings.province))
-        spacetime = SpaceTimeSink()
+        days = settings.sighting_retention_days
+        spacetime = SpaceTimeSink(CoPresence(retention_hours=days * 24) if days else None)
+        retention = RetentionSink(settings.journal_path, spacetime.core.index) if days else None
         persons = PersonSink()
         linker = Linker(cases, spacetime, persons=persons)
         graph = open_store(
@@ -79,9 +88,10 @@ class Runtime:
         tasking = Tasking.open(
             settings.province, settings.audit_path, linker, plans, settings.roster_path
         )
-        ingestor = Ingestor(
-            journal, deadletters, [cases, spacetime, persons, linker, graph_sink, tasking.sink]
-        )
+        sinks = [cases, spacetime, persons, linker, graph_sink, tasking.sink]
+        if retention is not None:
+            sinks.insert(2, retention)  # right after the index it follows
+        ingestor = Ingestor(journal, deadletters, sinks)
         runtime = cls(
             settings,
             journal,
@@ -93,9 +103,18 @@ class Runtime:
             graph,
             graph_sink,
             tasking,
+            retention,
         )
+        runtime.status = StatusWriter(runtime)
         if rebuild:
-            ingestor.rebuild()
+            ingestor.rebuild(
+                breaks=runtime.tasking.service.command_positions() if runtime.tasking else ()
+            )
+        if runtime.tasking is not None:
+            runtime.tasking.sink.catch_up()  # commands given after the journal's last batch
+        ingestor.sinks.append(runtime.status)
+        if rebuild:  # otherwise the caller is about to feed it (the first batch writes)
+            runtime.status.write()
         return runtime
 
     @property
@@ -106,6 +125,11 @@ class Runtime:
         return export_series(self.series)
 
     def close(self) -> None:
+        if self.retention is not None:
+            self.retention.close()
+        if self.status is not None:
+            self.status.write()
+        self.spacetime.close()  # the companion search thread
         self.journal.close()
         self.deadletters.close()
         self.graph.close()

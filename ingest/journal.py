@@ -18,14 +18,17 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ingest.sqlite import SqliteStore
 
-__all__ = ["AppendResult", "Journal", "JournalEntry"]
+__all__ = ["AppendResult", "Journal", "JournalCommitError", "JournalEntry"]
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,16 @@ CREATE TABLE IF NOT EXISTS journal (
     stored_at  REAL NOT NULL DEFAULT (((julianday('now') - 2440587.5) * 86400.0))
 );
 CREATE INDEX IF NOT EXISTS journal_kind_time ON journal (kind, event_time);
+-- the last seq of every appended batch: a restart replays the journal in the same
+-- micro-batches, so derived state that depends on when a batch ends (link scores read
+-- at the end of a batch) comes back exactly as it was
+CREATE TABLE IF NOT EXISTS batches (last_seq INTEGER PRIMARY KEY);
 """
+
+
+class JournalCommitError(RuntimeError):
+    """The commit of a batch failed after work derived from it was done (see
+    :meth:`Journal.append`): derived state is ahead of the journal until rebuilt."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,44 +78,115 @@ class AppendResult:
     fresh: list[JournalEntry] = field(default_factory=list, repr=False)
 
 
+#: page cache of the journal's connection (KiB): the unique key index is probed once
+#: per appended message, and SQLite's 2 MiB default holds little of it
+CACHE_KIB = 64 * 1024
+#: WAL pages (4 KiB) before SQLite copies them back into the database file: fewer
+#: checkpoints than the default 1000 (each one also syncs the file); much larger ones
+#: (16384 was tried) make the batch that runs the checkpoint a latency spike
+WAL_CHECKPOINT_PAGES = 4096
+
+
 class Journal(SqliteStore):
     """Append-only, idempotent message journal in one SQLite file (WAL mode)."""
 
     SCHEMA = _SCHEMA
 
-    def append(self, entries: Sequence[JournalEntry]) -> AppendResult:
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        self._conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+
+    def append(
+        self,
+        entries: Sequence[JournalEntry],
+        during_commit: Callable[[list[JournalEntry]], None] | None = None,
+    ) -> AppendResult:
         """Store a batch atomically; entries whose key is already stored are duplicates.
 
         Returns once the batch is durable (committed with ``synchronous=FULL``).
         ``AppendResult.fresh`` lists the entries stored by this call, in order.
+
+        ``during_commit(fresh)``, if given, runs on the calling thread while the commit
+        (the disk sync) runs on the journal's writer thread; ``append`` returns (or
+        raises) once both are done. If the commit fails after ``during_commit`` ran,
+        :class:`JournalCommitError` says so: whatever ``during_commit`` derived from
+        the batch is then ahead of the journal.
         Complexity: O(n log N) for n entries against N stored.
         """
         if not entries:
+            if during_commit is not None:
+                during_commit([])
             return AppendResult(0, 0, None, [])
         sql = (
-            "INSERT INTO journal (key, kind, event_time, payload, source, position)"
+            "INSERT OR IGNORE INTO journal (key, kind, event_time, payload, source, position)"
             " VALUES (?, ?, ?, ?, ?, ?)"
         )
-        first: int | None = None
-        with self.transaction() as cur:
-            # one lookup of the keys already stored, then one bulk insert of the rest
-            # (inside the write transaction, so no other writer slips in between)
-            seen = self._known_keys([e.key for e in entries], cur)
-            fresh: list[JournalEntry] = []
-            for e in entries:
-                if e.key not in seen:
-                    seen.add(e.key)
-                    fresh.append(e)
-            if fresh:
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                # one bulk insert that skips stored keys (and repeats within the batch),
+                # then read back what this transaction stored: the rows after the last seq
+                # before it (inside the write transaction: no other writer slips in)
+                before = cur.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0]
                 cur.executemany(
                     sql,
-                    [(e.key, e.kind, e.event_time, e.payload, e.source, e.position) for e in fresh],
+                    [
+                        (e.key, e.kind, e.event_time, e.payload, e.source, e.position)
+                        for e in entries
+                    ],
                 )
-                row = cur.execute(
-                    "SELECT seq FROM journal WHERE key = ?", (fresh[0].key,)
-                ).fetchone()
-                first = int(row[0])
+                stored = cur.execute(
+                    "SELECT seq, key FROM journal WHERE seq > ? ORDER BY seq", (before,)
+                ).fetchall()
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            by_key: dict[str, JournalEntry] = {}
+            for e in entries:
+                by_key.setdefault(e.key, e)
+            fresh = [by_key[key] for _, key in stored]
+            if stored:
+                cur.execute("INSERT OR IGNORE INTO batches (last_seq) VALUES (?)", (stored[-1][0],))
+            if during_commit is None:
+                cur.execute("COMMIT")
+            else:
+                # sqlite releases the GIL while it syncs: the caller's work overlaps it
+                committing = self._writer().submit(cur.execute, "COMMIT")
+                try:
+                    during_commit(fresh)
+                finally:
+                    try:
+                        committing.result()
+                    except sqlite3.Error as exc:
+                        with contextlib.suppress(sqlite3.Error):
+                            cur.execute("ROLLBACK")
+                        raise JournalCommitError(
+                            f"journal commit failed after the batch was applied: {exc}"
+                        ) from exc
+        first: int | None = int(stored[0][0]) if stored else None
         return AppendResult(len(fresh), len(entries) - len(fresh), first, fresh)
+
+    def _writer(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="icc-journal-commit")
+        return self._executor
+
+    def batch_ends(self, after_seq: int = 0) -> list[int]:
+        """The last seq of every appended batch after ``after_seq``, ascending."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT last_seq FROM batches WHERE last_seq > ? ORDER BY last_seq", (after_seq,)
+            ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        super().close()
 
     def _known_keys(self, keys: list[str], cur: sqlite3.Cursor | None = None) -> set[str]:
         found: set[str] = set()

@@ -16,21 +16,39 @@ the journal on restart with :meth:`Ingestor.rebuild`.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from ingest.deadletter import DeadLetter, DeadLetterStore
-from ingest.journal import Journal, JournalEntry
+from ingest.journal import Journal, JournalCommitError, JournalEntry
 from ingest.models import ContractError, Message, parse_message
 from ingest.sources import RawMessage, batched
 
-__all__ = ["BatchResult", "Ingestor", "IngestTotals", "Sink"]
+__all__ = ["STREAM_GC_THRESHOLD", "BatchResult", "IngestTotals", "Ingestor", "Sink", "stream_gc"]
 
 log = logging.getLogger(__name__)
+
+
+def settle_garbage() -> None:
+    """End of a micro-batch: collect the young generations, then freeze what survived.
+
+    The derived state (index, evidence, links, graph) is millions of long-lived
+    objects. CPython's full collections walk all of them, taking a second or more
+    at a province's scale, at moments that have nothing to do with the batch they
+    land in: the worst report-to-series latencies. Surviving a batch means being
+    state, so it is moved out of the collector's reach (``gc.freeze``); the young
+    collection first keeps garbage cycles of the batch from being frozen with it.
+    Measured on a scale-12 day: p99 batch latency 550-600 ms -> 240-345 ms, 10 %
+    less wall time, the same peak memory.
+    """
+    gc.collect(1)
+    gc.freeze()
 
 
 class Sink(Protocol):
@@ -65,6 +83,27 @@ class IngestTotals:
         self.by_kind.update(result.by_kind)
 
 
+#: objects allocated between two collections of the youngest generation while streaming
+#: (CPython's default is 700: a Kafka batch of 5000 messages would run ~50 collections)
+STREAM_GC_THRESHOLD = 50_000
+
+
+@contextlib.contextmanager
+def stream_gc() -> Iterator[None]:
+    """Collect the youngest generation every :data:`STREAM_GC_THRESHOLD` allocations
+    instead of 700 while a stream runs (what survives a batch is frozen by
+    :func:`settle_garbage` anyway); the old thresholds are restored on exit.
+    Measured on the Kafka path of ``bench.stream``: collection time 4.5 s -> 1.3 s
+    for 303k messages. Meant for the one loop of a worker process.
+    """
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], STREAM_GC_THRESHOLD), *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+
+
 class Ingestor:
     """Validate -> dead-letter -> journal -> sinks, one micro-batch at a time."""
 
@@ -76,9 +115,15 @@ class Ingestor:
         self.sinks = list(sinks)
         self.totals = IngestTotals()
         self._lock = threading.Lock()
+        self._broken: str | None = None  # a failed commit after the sinks had the batch
 
     def process(self, batch: Sequence[RawMessage]) -> BatchResult:
         """Process one micro-batch; on return the batch is durable (journal or dead letters).
+
+        The sinks take the batch while the journal syncs it to disk. Should that commit
+        fail, :class:`~ingest.journal.JournalCommitError` is raised, now and for every
+        later batch: the derived state then holds messages the journal lost, and only a
+        restart (which rebuilds it from the journal) makes the two agree again.
 
         Complexity: O(n) validation + O(n log N) journal inserts.
         """
@@ -99,11 +144,24 @@ class Ingestor:
             )
             parsed.setdefault(key, msg)
         with self._lock:
+            if self._broken is not None:
+                raise JournalCommitError(
+                    f"{self._broken}; derived state is ahead of the journal: restart to rebuild it"
+                )
             self.deadletters.add(rejects)
-            appended = self.journal.append(entries)
-            fresh = [parsed[e.key] for e in appended.fresh]
-            for sink in self.sinks:
-                sink.apply(fresh)
+            fresh: list[Message] = []
+
+            def apply(stored: list[JournalEntry]) -> None:
+                # runs while the journal commits the batch (see Journal.append)
+                fresh.extend(parsed[e.key] for e in stored)
+                for sink in self.sinks:
+                    sink.apply(fresh)
+
+            try:
+                appended = self.journal.append(entries, during_commit=apply)
+            except JournalCommitError as exc:
+                self._broken = str(exc)
+                raise
             result = BatchResult(
                 appended.accepted,
                 appended.duplicates,
@@ -111,6 +169,7 @@ class Ingestor:
                 dict(Counter(m.kind for m in fresh)),
             )
             self.totals.add(result, len(batch))
+            settle_garbage()
         return result
 
     def run(self, messages: Iterable[RawMessage], batch_size: int = 1000) -> IngestTotals:
@@ -119,13 +178,32 @@ class Ingestor:
             self.process(chunk)
         return self.totals
 
-    def rebuild(self, batch_size: int = 5000) -> int:
-        """Re-apply every journalled message to the sinks (derived state after a restart)."""
+    def rebuild(self, batch_size: int = 5000, breaks: Iterable[int] = ()) -> int:
+        """Re-apply every journalled message to the sinks (derived state after a restart).
+
+        Chunks end where the live micro-batches ended (:meth:`Journal.batch_ends`), so
+        derived state read at batch ends comes back the same; a journal written before
+        batch ends were kept is replayed in chunks of ``batch_size``. ``breaks`` are
+        message counts where a chunk must also end: the positions at which people gave
+        commands (see :mod:`tasking.commands`), so each is given again to the state it
+        was first given to.
+        """
         count = 0
         chunk: list[Message] = []
-        for _, entry in self.journal.iter_entries():
+        stops = sorted({b for b in breaks if b > 0}, reverse=True)
+        ends = self.journal.batch_ends()[::-1]  # the live micro-batches, replayed as they were
+        for seq, entry in self.journal.iter_entries():
+            if ends and ends[-1] < seq:
+                while ends and ends[-1] < seq:
+                    ends.pop()
+                if chunk:  # a batch ended before this entry (its last rows may be pruned)
+                    self._apply(chunk)
+                    count += len(chunk)
+                    chunk = []
             chunk.append(parse_message(entry.payload))
-            if len(chunk) >= batch_size:
+            while stops and stops[-1] < count + len(chunk):
+                stops.pop()
+            if len(chunk) >= batch_size or (stops and stops[-1] == count + len(chunk)):
                 self._apply(chunk)
                 count += len(chunk)
                 chunk = []
@@ -139,3 +217,4 @@ class Ingestor:
         with self._lock:
             for sink in self.sinks:
                 sink.apply(messages)
+            settle_garbage()

@@ -12,6 +12,7 @@ one province. See the modules for each topic:
 ``dispatch``   team selection, task expansion, capacity, span of control
 ``timers``     event-time acknowledgement and escalation timers
 ``audit``      the append-only audit trail (SQLite)
+``commands``   the command log that restores activations and tasks on restart
 ``service``    suggestions, activations, commands, escalation
 ``sink``       the pipeline sink (series events, team status, clock)
 ``api``        JSON over HTTP on the dashboard's Flask server
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from graph.linkage import Linker
 from tasking.audit import AuditLog
+from tasking.commands import CommandLog
 from tasking.levels import Level
 from tasking.org import Organisation
 from tasking.plans import PlanBook, PlanError, load_plans
@@ -67,8 +69,12 @@ class Tasking:
         except Exception:
             audit.close()
             raise
+        # commanders' and teams' commands, given again on restart (same SQLite file)
+        service.attach_commands(CommandLog(audit_path))
         log.info("tasking: %d plans, %d teams", len(book.plans), len(org.teams))
         return cls(org, book, audit, service, TaskingSink(service, linker))
 
     def close(self) -> None:
+        if self.service.commands is not None:
+            self.service.commands.close()
         self.audit.close()

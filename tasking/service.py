@@ -16,13 +16,15 @@ commander accepted each one immediately.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import threading
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from graph.cases import Case, CaseBook
 from tasking.audit import AuditLog, fingerprint
+from tasking.commands import Command, CommandLog
 from tasking.dispatch import TaskSpec, build_groups, pick_team, select_teams, task_specs
 from tasking.errors import Conflict, NotFound, TaskingError
 from tasking.escalation import Escalation
@@ -61,6 +63,36 @@ def check_plans(book: PlanBook, org: Organisation) -> None:
                 )
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def command(fn: _F) -> _F:
+    """Mark a service method as a command people give: when it succeeds (and is not
+    part of another command, a replay or batch auto-confirmation) it is kept in the
+    command log with the stream position, to be given again after a restart."""
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def wrapper(self: TaskingService, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            outer = self._depth == 0
+            self._depth += 1
+            try:
+                result = fn(self, *args, **kwargs)
+            finally:
+                self._depth -= 1
+            if (
+                outer
+                and self.commands is not None
+                and not self._replaying
+                and kwargs.get("actor") != AUTO_ACTOR
+            ):
+                self.commands.append(self.position, name, args, kwargs, self.now)
+            return result
+
+    return wrapper  # type: ignore[return-value]
+
+
 class TaskingService(Escalation):
     """Suggestions, activations and tasks over an organisation, a plan book and the cases."""
 
@@ -86,6 +118,12 @@ class TaskingService(Escalation):
         self._series: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # cases, entities
         self._active: dict[str, str] = {}  # subject -> active activation id
         self._lock = threading.RLock()
+        #: messages the pipeline has applied (set by the sink): where commands happen
+        self.position = 0
+        self.commands: CommandLog | None = None
+        self._backlog: list[Command] = []  # commands of earlier runs not given again yet
+        self._depth = 0
+        self._replaying = False
 
     @property
     def lock(self) -> threading.RLock:
@@ -111,10 +149,46 @@ class TaskingService(Escalation):
                 self._fire(f)
         return fired
 
+    # -- command log -------------------------------------------------------------------
+    def attach_commands(self, log_: CommandLog) -> None:
+        """Keep commands in ``log_`` from now on; the ones it holds from earlier runs are
+        given again by :meth:`replay_commands` as the journal replay reaches them."""
+        with self._lock:
+            self.commands = log_
+            self._backlog = log_.all()
+
+    def command_positions(self) -> list[int]:
+        """Where in the journal the earlier runs' commands were given (message counts)."""
+        with self._lock:
+            return sorted({c.position for c in self._backlog})
+
+    def replay_commands(self) -> int:
+        """Give again the earlier runs' commands whose position the pipeline has reached
+        (their audit entries exist already and are not written twice). A command that no
+        longer applies is logged and skipped. Returns how many were given."""
+        done = 0
+        with self._lock:
+            while self._backlog and self._backlog[0].position <= self.position:
+                cmd = self._backlog.pop(0)
+                self._replaying = True
+                try:
+                    getattr(self, cmd.name)(*cmd.args, **cmd.kwargs)
+                    done += 1
+                except (TaskingError, AttributeError, TypeError) as exc:
+                    log.warning(
+                        "command %d (%s at message %d) not restored: %s",
+                        cmd.seq, cmd.name, cmd.position, exc,
+                    )  # fmt: skip
+                finally:
+                    self._replaying = False
+        return done
+
     # -- audit helper --------------------------------------------------------------
     def _record(
         self, action: str, key: str | None, *, at: dt.datetime | None = None, **kw: Any
     ) -> None:
+        if self._replaying:
+            return  # what the command did was recorded when it was first given
         kw.setdefault("actor", SYSTEM_ACTOR)
         kw.setdefault("role", "system")
         self.audit.record(action, at=at or self.now, key=key, **kw)
@@ -224,6 +298,7 @@ class TaskingService(Escalation):
             raise Conflict(f"suggestion {suggestion_id} is {sugg.status}, not pending")
         return sugg
 
+    @command
     def confirm(
         self, suggestion_id: str, *, actor: str, role: str, key: str | None = None
     ) -> Activation:
@@ -276,6 +351,7 @@ class TaskingService(Escalation):
                         )
             return done
 
+    @command
     def dismiss(self, suggestion_id: str, *, actor: str, role: str, reason: str) -> Suggestion:
         with self._lock:
             sugg = self._pending(suggestion_id)
@@ -294,6 +370,7 @@ class TaskingService(Escalation):
             return sugg
 
     # -- activations -------------------------------------------------------------------
+    @command
     def activate(
         self,
         *,
@@ -378,6 +455,7 @@ class TaskingService(Escalation):
             raise Conflict(f"activation {activation_id} is {act.status}")
         return act
 
+    @command
     def change_level(
         self,
         activation_id: str,
@@ -420,6 +498,7 @@ class TaskingService(Escalation):
             return self._series[act.series_id][0]
         return act.case_ids
 
+    @command
     def extend(
         self, activation_id: str, *, actor: str, role: str, key: str | None = None
     ) -> Activation:
@@ -443,6 +522,7 @@ class TaskingService(Escalation):
             self._deploy(act, self.book.by_name(act.plan), s, actor, role, key)
             return act
 
+    @command
     def stand_down(
         self,
         activation_id: str,
@@ -650,6 +730,7 @@ class TaskingService(Escalation):
             raise NotFound(f"no task {task_id!r}")
         return task
 
+    @command
     def acknowledge(self, task_id: str, *, actor: str, role: str) -> Task:
         with self._lock:
             task = self.task(task_id)
@@ -661,6 +742,7 @@ class TaskingService(Escalation):
             self._set_status(task, "acknowledged", actor, role, None)
             return task
 
+    @command
     def update_status(self, task_id: str, status: str, *, actor: str, role: str) -> Task:
         if status not in PROGRESS_STATUSES:
             raise TaskingError(
@@ -673,6 +755,7 @@ class TaskingService(Escalation):
             self._set_status(task, status, actor, role, None)
             return task
 
+    @command
     def complete(self, task_id: str, *, actor: str, role: str, note: str | None = None) -> Task:
         with self._lock:
             task = self.task(task_id)
@@ -685,6 +768,7 @@ class TaskingService(Escalation):
             self._fill_unassigned()
             return task
 
+    @command
     def decline(self, task_id: str, reason: str, *, actor: str, role: str) -> Task:
         """The team turns the task down (with a reason); it goes to another team if one is free."""
         if not isinstance(reason, str) or not reason.strip():

@@ -42,7 +42,14 @@ class TaskingSink:
     def apply(self, messages: Sequence[Message]) -> None:
         # lock order everywhere: service, then audit; one disk sync per micro-batch
         with self.service.lock, self.service.audit.transaction():
+            self.service.replay_commands()  # those given before this batch, in an earlier run
             self._apply(messages)
+            self.service.position += len(messages)
+
+    def catch_up(self) -> int:
+        """After the journal replay: give again the commands given after its last batch."""
+        with self.service.lock, self.service.audit.transaction():
+            return self.service.replay_commands()
 
     def _apply(self, messages: Sequence[Message]) -> None:
         for msg in messages:

@@ -166,3 +166,20 @@ def test_dockerfile_builds_the_icc_console_script() -> None:
     assert not re.search(r"PASSWORD\s*=|TOKEN\S*\s*=", text), "no secret baked into the image"
     for package in ("ingest", "geo", "graph", "tasking", "dashboard", "icc"):
         assert re.search(rf"^COPY {package} {package}$", text, re.MULTILINE)
+
+
+@pytest.mark.parametrize("name", ["worker", "dashboard"])
+def test_service_commands_are_real_icc_subcommands(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    """The image's entry point is ``icc``: each command must parse as an ``icc`` subcommand."""
+    from icc.cli import _parser
+
+    assert 'ENTRYPOINT ["icc"]' in (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    command = services[name]["command"]
+    args = _parser().parse_args(command)  # SystemExit(2) on an unknown subcommand or option
+    assert args.command == command[0]
+    if name == "dashboard":
+        assert (args.host, args.port) == ("0.0.0.0", 8050)
+        env = _env(services[name])
+        assert env["ICC_USERS_FILE"], "icc dashboard refuses to start without ICC_USERS_FILE"

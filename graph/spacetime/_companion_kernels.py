@@ -52,7 +52,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
 _SMALL = 24  # below this many rows, insertion sort beats a local counting sort
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def minmax3(cp, ent, t, n_chunks):  # noqa: ANN001, ANN201
     """(min, max) of cp, ent and t as int64[6] in one parallel pass. O(n)."""
     n = cp.shape[0]
@@ -90,7 +90,7 @@ def minmax3(cp, ent, t, n_chunks):  # noqa: ANN001, ANN201
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def sort_by_cp(cp, ent, t, n_cp, n_chunks, out_ent, out_t):  # noqa: ANN001, ANN201
     """Stable counting sort by checkpoint into ``out_ent``/``out_t``; returns ptr int64[n_cp+1].
 
@@ -125,7 +125,7 @@ def sort_by_cp(cp, ent, t, n_cp, n_chunks, out_ent, out_t):  # noqa: ANN001, ANN
     return ptr
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def cp_chunks(ptr, n_chunks):  # noqa: ANN001, ANN201
     """Checkpoint boundaries splitting the rows into ``n_chunks`` parts of about equal size."""
     n_cp = ptr.shape[0] - 1
@@ -142,7 +142,7 @@ def cp_chunks(ptr, n_chunks):  # noqa: ANN001, ANN201
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _pow2_at_least(x):  # noqa: ANN001, ANN202
     p = 1
     while p < x:
@@ -150,7 +150,7 @@ def _pow2_at_least(x):  # noqa: ANN001, ANN202
     return p
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _insertion_sort_t(ent, t, s, e):  # noqa: ANN001, ANN202
     """Stable insertion sort of rows [s, e) by t, in place. O(m + inversions)."""
     for i in range(s + 1, e):
@@ -167,7 +167,7 @@ def _insertion_sort_t(ent, t, s, e):  # noqa: ANN001, ANN202
         ent[j + 1] = ei
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sort_segment(ent, t, s, e, st, se, cnt):  # noqa: ANN001, ANN202
     """Stable sort of rows [s, e) by time, in place, with scratch ``st``/``se``/``cnt``. O(m)."""
     m = e - s
@@ -212,7 +212,7 @@ def _sort_segment(ent, t, s, e, st, se, cnt):  # noqa: ANN001, ANN202
         ent[s + j] = se[j]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _hour_distinct(ent, t, s, e, d, hs):  # noqa: ANN001, ANN202
     """Write into d[s:e] the distinct entities of each row's hour group (rows time-ordered)."""
     i = s
@@ -250,12 +250,12 @@ def _hour_distinct(ent, t, s, e, d, hs):  # noqa: ANN001, ANN202
         i = j
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _bucket(key, kb):  # noqa: ANN001, ANN202
     return np.int64((np.uint64(key) * _GOLDEN) >> np.uint64(64 - kb))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _scan_segment(ent, t, d, s, e, max_gap, min_gap, q, cap, bits, kb, t_min, write, pos, kp):  # noqa: ANN001, ANN202
     """Sliding window over one time-ordered checkpoint segment.
 
@@ -294,7 +294,7 @@ def _scan_segment(ent, t, d, s, e, max_gap, min_gap, q, cap, bits, kb, t_min, wr
                 pos[bk] += 1
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def segment_pass(ptr, ent, t, d, chunks, n_workers, max_gap, min_gap, q, cap, bits, kb):  # noqa: ANN001, ANN201
     """Time-order each checkpoint segment in place, count distinct entities per hour, count pairs.
 
@@ -314,7 +314,7 @@ def segment_pass(ptr, ent, t, d, chunks, n_workers, max_gap, min_gap, q, cap, bi
     return hist
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _segment_chunk(ptr, ent, t, d, chunks, k, max_gap, min_gap, q, cap, bits, kb, row):  # noqa: ANN001, ANN202
     """:func:`segment_pass` for the checkpoints of chunk ``k``, counting into ``row``."""
     longest = 1
@@ -335,7 +335,7 @@ def _segment_chunk(ptr, ent, t, d, chunks, k, max_gap, min_gap, q, cap, bits, kb
         _scan_segment(ent, t, d, s, e, max_gap, min_gap, q, cap, bits, kb, 0, False, row, unused)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def bucket_offsets(hist):  # noqa: ANN001, ANN201
     """Exclusive scan of ``hist`` in bucket-major order: (start per chunk and bucket, bucket ptr)."""
     n_chunks, nbk = hist.shape
@@ -351,7 +351,7 @@ def bucket_offsets(hist):  # noqa: ANN001, ANN201
     return off, bptr
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def emit_pairs(
     ptr, ent, t, d, chunks, n_workers, off, kp, max_gap, min_gap, q, cap, bits, kb, t_min
 ):  # noqa: ANN001, ANN201
@@ -371,7 +371,7 @@ def emit_pairs(
                 )  # fmt: skip
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def group_buckets(kp, bptr, min_len, kb, n_work):  # noqa: ANN001, ANN201
     """Group every bucket of ``kp`` (rows: key, payload) in place by key, keeping what scoring needs.
 
@@ -468,7 +468,7 @@ def group_buckets(kp, bptr, min_len, kb, n_work):  # noqa: ANN001, ANN201
     return n_long, n_short
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def long_runs(kp, bptr, n_long):  # noqa: ANN001, ANN201
     """Start and end of every run of equal keys in the buckets' long parts. O(long rows + buckets)."""
     nbk = bptr.shape[0] - 1
@@ -498,12 +498,12 @@ def long_runs(kp, bptr, n_long):  # noqa: ANN001, ANN201
 _FILTER_BITS = 18  # 32 KiB: stays in L1 while the exact bitmap (n_ent bits) may not
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _filter_slot(x):  # noqa: ANN001, ANN202
     return ((np.int64(x) * 0x9E3779B1) >> 14) & ((1 << _FILTER_BITS) - 1)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def mark_entities(marked, n_ent):  # noqa: ANN001, ANN201
     """(filter, bitmap) flagging the entity ids in ``marked``: a hashed 2**18-bit filter
     (L1-resident, ~3 % false positives for 8k ids) in front of an exact bitmap of n_ent bits."""
@@ -517,13 +517,13 @@ def mark_entities(marked, n_ent):  # noqa: ANN001, ANN201
     return filt, bitmap
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _is_marked(x, filt, bitmap):  # noqa: ANN001, ANN202
     h = _filter_slot(x)
     return (filt[h >> 3] >> (h & 7)) & 1 and (bitmap[x >> 3] >> (x & 7)) & 1
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def partner_counts(kp, bptr, n_long, n_short, bits, marked, filt, bitmap, n_work):  # noqa: ANN001, ANN201
     """Distinct partners of each entity in sorted ``marked``, from the grouped buckets.
 
@@ -556,7 +556,7 @@ def partner_counts(kp, bptr, n_long, n_short, bits, marked, filt, bitmap, n_work
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def marked_trips(ent, t, marked, filt, bitmap, gap, n_chunks):  # noqa: ANN001, ANN201
     """Trips of each entity in sorted ``marked``: its sightings chained while <= ``gap`` s apart.
 
@@ -602,13 +602,13 @@ def marked_trips(ent, t, marked, filt, bitmap, gap, n_chunks):  # noqa: ANN001, 
     return trips
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def cooccurrence_weight(g, d):  # noqa: ANN001, ANN201
     """Evidence ``-ln p`` of one co-occurrence, ``p = 1 - exp(-2 g d / 3600)``."""
     return -math.log(-math.expm1(-2.0 * g * d / HOUR_S))
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def evaluate_runs(kp, starts, ends, bits, t_min, event_window, decay, min_events, n_work):  # noqa: ANN001, ANN201
     """Events and evidence of each run of co-occurrences of one pair.
 
@@ -695,7 +695,7 @@ def evaluate_runs(kp, starts, ends, bits, t_min, event_window, decay, min_events
     return a, b, events, evidence, first_t, last_t
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def gather_run(ptr, ent, t, t0, t1, out_cp, out_ent, out_t, k):  # noqa: ANN001, ANN201
     """Append every row of a bucketed run with t0 <= t <= t1 (checkpoint from ``ptr``); returns new k."""
     n_cp = ptr.shape[0] - 1

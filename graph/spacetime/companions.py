@@ -70,7 +70,14 @@ import numpy as np
 from graph.spacetime import _companion_kernels as kern
 from graph.spacetime.index import PARTITION_S, SightingIndex
 
-__all__ = ["Companions", "companion_pairs", "find_companions", "synthetic_sightings"]
+__all__ = [
+    "Companions",
+    "companion_pairs",
+    "companion_pairs_in_background",
+    "find_companions",
+    "gather_window",
+    "synthetic_sightings",
+]
 
 log = logging.getLogger(__name__)
 
@@ -385,6 +392,27 @@ def find_companions(
     :func:`companion_pairs` (keyword ``options`` are passed on). Raises
     ``ValueError`` if ``t1 < t0``. O(sightings in the overlapping partitions + n_cp per run).
     """
+    cp, ent, t = gather_window(index, t0, t1)
+    return companion_pairs(cp, ent, t, max_gap_s, min_events, **options)  # type: ignore[arg-type]
+
+
+def companion_pairs_in_background(
+    cp: np.ndarray, ent: np.ndarray, t: np.ndarray, max_gap_s: int = 60, min_events: int = 3
+) -> Companions:
+    """:func:`companion_pairs` on one numba thread, for a worker thread beside the pipeline
+    (the kernels release the GIL, so the pipeline keeps the other core)."""
+    numba.set_num_threads(1)  # thread-local: the pipeline's own kernels keep every thread
+    return companion_pairs(cp, ent, t, max_gap_s, min_events)
+
+
+def gather_window(
+    index: SightingIndex, t0: int, t1: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Copies (checkpoint, entity, time) of the index's sightings with ``t0 <= t <= t1``.
+
+    The copy belongs to the caller: a companion search can run on it in another
+    thread while the index keeps growing. Raises ``ValueError`` if ``t1 < t0``.
+    """
     if t1 < t0:
         raise ValueError(f"empty window: t1={t1} is before t0={t0}")
     parts = [
@@ -408,15 +436,8 @@ def find_companions(
             out_ent[k : k + m] = p.ent[: p.n][sel]
             out_t[k : k + m] = tail_t[sel]
             k += m
-    log.debug("find_companions: %d sightings from %d partitions", k, len(parts))
-    return companion_pairs(
-        out_cp[:k],
-        out_ent[:k],
-        out_t[:k],
-        max_gap_s,
-        min_events,
-        **options,  # type: ignore[arg-type]
-    )
+    log.debug("gather_window: %d sightings from %d partitions", k, len(parts))
+    return out_cp[:k], out_ent[:k], out_t[:k]
 
 
 def synthetic_sightings(

@@ -8,7 +8,15 @@ its scene window and its weighted hits. It links cases as data arrives:
   it shares with earlier cases yields evidence for a link;
 * a sighting that arrives late and falls inside an open case's window is caught
   by a standing query (checkpoint -> open windows, a numba kernel) and can
-  create a link then, without re-running anything.
+  create a link then, without re-running anything;
+* a case is judged again ``REJUDGE_AFTER_S`` after its window (1 and 2 days):
+  rarity rests on what the stream has taught about each entity (its rate, its
+  hours, where it goes), and a report judged in the first hours of a stream
+  sees little of that. The new judgement replaces the old one (it can also
+  withdraw a hit: the "unusual" truck turns out to pass there every night);
+  the changes wait in :attr:`CoPresence.revisions` for the sink. (Judging by
+  the nights *after* the scene as well was tried: it merged two neighbouring
+  crews that work the same nights, see NOTES.md.)
 
 Evidence for cases A and B through entity *e* scores ``w_A + w_B`` minus a
 penalty growing with the number of scenes *e* was near, and carries a sentence
@@ -18,6 +26,7 @@ a case officer would write.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import logging
 import math
 from collections.abc import Callable, Iterable
@@ -28,6 +37,7 @@ import numpy as np
 from graph.spacetime import _kernels as kern
 from graph.spacetime.checkpoints import CheckpointRegistry, RadiusPolicy
 from graph.spacetime.entities import EntityStats, entity_key
+from graph.spacetime.evidence import LinkEvidence
 from graph.spacetime.index import BASE_EPOCH, SightingIndex, to_index_time
 from graph.spacetime.interning import Interner
 from graph.spacetime.scene import (
@@ -35,7 +45,6 @@ from graph.spacetime.scene import (
     SceneHits,
     SceneWindow,
     describe_distance,
-    describe_offset,
     history,
     scene_hits,
     scene_window,
@@ -44,6 +53,7 @@ from graph.spacetime.scene import (
 __all__ = ["CoPresence", "Collision", "Hit", "LinkEvidence", "SAME_TRIP_S"]
 
 SAME_TRIP_S = 3 * 3600  # hits closer in time than this may be one trip past both scenes
+REJUDGE_AFTER_S = (86400, 2 * 86400)  # judge a scene again this long after its window ends
 
 log = logging.getLogger(__name__)
 
@@ -59,24 +69,6 @@ class Hit:
     weight: float
     p: float
     at: int  # index time
-
-
-@dataclass(frozen=True)
-class LinkEvidence:
-    """One entity placing two cases' offenders together, with its score and explanation."""
-
-    case_a: str
-    case_b: str
-    entity: str  # entity key, e.g. plate:浙B12345
-    score: float
-    detail: str
-    hit_a: Hit
-    hit_b: Hit
-    kind: str = "vehicle"  # vehicle | phone | mac
-
-    @property
-    def pair(self) -> tuple[str, str]:
-        return (self.case_a, self.case_b)
 
 
 @dataclass(frozen=True)
@@ -101,6 +93,7 @@ class _Case:
     close_at: int  # index time after which late sightings are no longer awaited
     hits: dict[int, Hit] = field(default_factory=dict)  # entity id -> best unusual hit
     past: History | None = None  # history table for late sightings, built on first need
+    judged: int = 1  # scene judgements so far (the first when the report arrived)
 
 
 def _label(key: str) -> str:
@@ -132,8 +125,17 @@ class CoPresence:
         self.max_window_h = max_window_h
         self.cases: dict[str, _Case] = {}
         self.near: dict[int, dict[str, Hit]] = {}  # entity -> case -> hit
-        self._windows: tuple[np.ndarray, np.ndarray, np.ndarray, list[str]] | None = None
+        self._windows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        #: cases whose windows may still be open, in the order they were added (closed ones
+        #: are dropped when the standing CSR is rebuilt: the watermark never goes back)
+        self._open: list[_Case] = []
+        self._unbuilt = 0  # cases at the end of _open added since the CSR was built
+        self._min_close = 2**62  # earliest close_at over _open
         self.rejected_too_old = 0
+        self._due: list[tuple[int, str]] = []  # (index time, case) of the next judgements
+        #: evidence replaced (or withdrawn: ``None``) by judgements again, per (pair, entity
+        #: key), oldest first; the owner drains it after each call
+        self.revisions: list[tuple[tuple[str, str], str, LinkEvidence | None]] = []
 
     # -- sightings ------------------------------------------------------------
     def add_sightings(
@@ -165,6 +167,27 @@ class CoPresence:
             )
             ent, cp, epoch = ent[holdable], cp[holdable], epoch[holdable]
         t = to_index_time(epoch)
+        evidence: list[LinkEvidence] = []
+        for lo, hi in self._chunks(t):
+            evidence.extend(self._index(ent[lo:hi], cp[lo:hi], t[lo:hi]))
+            self.rejudge_due()
+        return evidence
+
+    def _chunks(self, t: np.ndarray) -> Iterable[tuple[int, int]]:
+        """Split a batch after each sighting that carries the stream past a judgement's
+        due time, so judgements see the same data whatever the batch boundaries."""
+        lo = 0
+        reach = np.maximum.accumulate(np.maximum(t, self.index.watermark)) if t.size else t
+        while lo < t.size:
+            if not self._due:
+                yield lo, t.size
+                return
+            hi = int(np.searchsorted(reach, self._due[0][0], side="left")) + 1
+            hi = max(lo + 1, min(hi, t.size))
+            yield lo, hi
+            lo = hi
+
+    def _index(self, ent: np.ndarray, cp: np.ndarray, t: np.ndarray) -> list[LinkEvidence]:
         stats = self.index.append(ent, cp, t)
         self.rejected_too_old += stats.too_old
         floor = self.index.oldest_time
@@ -173,29 +196,64 @@ class CoPresence:
         self.stats.update(ent[fresh], t[fresh], xs[cp[fresh]], ys[cp[fresh]])
         return self._standing(ent[fresh], cp[fresh], t[fresh])
 
-    def _standing_windows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-        """CSR checkpoint -> open case windows (rebuilt when cases open or close)."""
+    def _standing_windows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """CSR checkpoint -> open case windows (rebuilt when cases open or close).
+
+        Returns (ptr int64[n_cp + 1], t0, t1, owner) with rows stably sorted by
+        checkpoint: each checkpoint lists its windows in the order the cases were
+        added. ``owner`` indexes :attr:`_open` as it was at the build. Cases added
+        since the last build are merged in without a rebuild while no window has
+        closed and no checkpoint was added (the result is the same).
+        Complexity: O(open windows' checkpoints).
+        """
+        now = self.index.watermark
+        if self._windows is not None and self._unbuilt:
+            ptr = self._windows[0]
+            if self._min_close < now or ptr.shape[0] - 1 != len(self.checkpoints):
+                self._windows = None
+            else:
+                self._windows = self._merge_new(self._windows)
         if self._windows is None:
-            now = self.index.watermark
-            rows: list[tuple[int, int, int, str]] = []
-            for case in self.cases.values():
-                if case.close_at >= now:
-                    rows.extend(
-                        (int(c), case.window.t0, case.window.t1, case.case_id)
-                        for c in case.window.cps
-                    )
-            n_cp = len(self.checkpoints)
-            rows.sort(key=lambda r: r[0])
-            ptr = np.zeros(n_cp + 1, dtype=np.int64)
-            for c, *_ in rows:
-                ptr[c + 1] += 1
-            self._windows = (
-                np.cumsum(ptr),
-                np.asarray([r[1] for r in rows], dtype=np.int64),
-                np.asarray([r[2] for r in rows], dtype=np.int64),
-                [r[3] for r in rows],
-            )
+            self._open = [case for case in self._open if case.close_at >= now]
+            self._min_close = min((c.close_at for c in self._open), default=2**62)
+            ptr, t0, t1, owner = self._window_rows(self._open, 0, len(self.checkpoints))
+            self._windows = (ptr, t0, t1, owner)
+        self._unbuilt = 0
         return self._windows
+
+    @staticmethod
+    def _window_rows(
+        cases: list[_Case], first_owner: int, n_cp: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(ptr, t0, t1, owner) of ``cases``' windows, rows stably sorted by checkpoint."""
+        sizes = np.fromiter((case.window.cps.size for case in cases), np.int64, len(cases))
+        cps = np.concatenate([case.window.cps for case in cases] + [np.empty(0, np.int32)])
+        cps = cps.astype(np.int64)
+        t0 = np.repeat(np.fromiter((c.window.t0 for c in cases), np.int64, len(cases)), sizes)
+        t1 = np.repeat(np.fromiter((c.window.t1 for c in cases), np.int64, len(cases)), sizes)
+        owner = np.repeat(np.arange(first_owner, first_owner + len(cases), dtype=np.int64), sizes)
+        order = np.argsort(cps, kind="stable")
+        ptr = np.zeros(n_cp + 1, dtype=np.int64)
+        np.cumsum(np.bincount(cps, minlength=n_cp)[:n_cp], out=ptr[1:])
+        return ptr, t0[order], t1[order], owner[order]
+
+    def _merge_new(
+        self, built: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``built`` with the windows of the last ``_unbuilt`` cases of ``_open`` added
+        after each checkpoint's rows (they come after every built case)."""
+        ptr, t0, t1, owner = built
+        n_cp = ptr.shape[0] - 1
+        first = len(self._open) - self._unbuilt
+        add_ptr, add_t0, add_t1, add_owner = self._window_rows(self._open[first:], first, n_cp)
+        cps = np.repeat(np.arange(n_cp, dtype=np.int64), np.diff(add_ptr))
+        at = ptr[cps + 1]  # end of each checkpoint's rows; np.insert keeps the given order
+        return (
+            ptr + add_ptr,
+            np.insert(t0, at, add_t0),
+            np.insert(t1, at, add_t1),
+            np.insert(owner, at, add_owner),
+        )
 
     def _standing(self, ent: np.ndarray, cp: np.ndarray, t: np.ndarray) -> list[LinkEvidence]:
         if not self.cases or ent.size == 0:
@@ -204,15 +262,16 @@ class CoPresence:
         if ptr.shape[0] - 1 < len(self.checkpoints):  # new checkpoints since the build
             self._windows = None
             ptr, w0, w1, owners = self._standing_windows()
+        open_cases = self._open
         s_idx, w_idx = kern.standing_matches(cp, t.astype(np.int64), ptr, w0, w1)
         if s_idx.size == 0:
             return []
-        by_case: dict[str, set[int]] = {}
-        for s, w in zip(s_idx.tolist(), w_idx.tolist(), strict=True):
-            by_case.setdefault(owners[w], set()).add(int(ent[s]))
+        by_case: dict[int, set[int]] = {}
+        for s, o in zip(ent[s_idx].tolist(), owners[w_idx].tolist(), strict=True):
+            by_case.setdefault(o, set()).add(s)
         evidence: list[LinkEvidence] = []
-        for case_id, ents in by_case.items():
-            case = self.cases[case_id]
+        for o, ents in by_case.items():
+            case = open_cases[o]
             fresh = np.fromiter((e for e in ents if e not in case.hits), dtype=np.int32)
             if fresh.size == 0:
                 continue
@@ -246,10 +305,13 @@ class CoPresence:
         window = scene_window(self.checkpoints, lon, lat, t_start, t_end)
         case = _Case(case_id, window, close_at=window.t1 + self.late_s)
         self.cases[case_id] = case
-        self._windows = None
+        self._open.append(case)
+        self._unbuilt += 1
+        self._min_close = min(self._min_close, case.close_at)
         if window.cps.size == 0:
             log.info("case %s: no checkpoint within %.0f m of the scene", case_id, window.radius_m)
             return []
+        heapq.heappush(self._due, (window.t1 + REJUDGE_AFTER_S[0], case_id))
         hits = scene_hits(
             self.index,
             self.checkpoints,
@@ -259,6 +321,56 @@ class CoPresence:
             excused=self._excuse(case_id),
         )
         return self._register_hits(case, hits)
+
+    def rejudge_due(self) -> int:
+        """Judge again the scenes whose next judgement the stream has reached; returns how
+        many. Called as sightings are indexed; the changes go to :attr:`revisions`."""
+        done = 0
+        while self._due and self._due[0][0] <= self.index.watermark:
+            _, case_id = heapq.heappop(self._due)
+            case = self.cases[case_id]
+            self.rejudge(case_id)
+            done += 1
+            if case.judged <= len(REJUDGE_AFTER_S):
+                due = case.window.t1 + REJUDGE_AFTER_S[case.judged - 1]
+                heapq.heappush(self._due, (due, case_id))
+        return done
+
+    def rejudge(self, case_id: str) -> None:
+        """Run a case's scene query again with what the stream knows now and replace its
+        hits: evidence through each entity is revised, hits no longer unusual withdrawn."""
+        case = self.cases[case_id]
+        case.judged += 1
+        hits = scene_hits(
+            self.index,
+            self.checkpoints,
+            self.stats,
+            case.window,
+            self.history_days,
+            excused=self._excuse(case_id),
+        )
+        new = {
+            int(hits.ent[i]): self._hit(case_id, hits, int(i))
+            for i in np.flatnonzero(hits.weight >= self.min_weight)
+        }
+        for e in sorted(case.hits.keys() - new.keys()):
+            others = self.near.get(e, {})
+            others.pop(case_id, None)
+            key = self.entities.value(e)
+            for other_id in others:
+                pair = (case_id, other_id) if case_id < other_id else (other_id, case_id)
+                self.revisions.append((pair, key, None))
+        case.hits = new
+        case.past = None
+        for e in sorted(new):
+            others = self.near.setdefault(e, {})
+            others[case_id] = new[e]
+            if len(others) > MAX_NEAR_SCENES:
+                continue
+            for other_id, other in others.items():
+                if other_id != case_id:
+                    ev = self._evidence(e, other, new[e])
+                    self.revisions.append((ev.pair, ev.entity, ev))
 
     def _excuse(self, case_id: str) -> Callable[[np.ndarray, int, int], np.ndarray]:
         """Presence explained by another case: the entity was near that case's scene then."""
@@ -328,14 +440,21 @@ class CoPresence:
         else:
             score = a.weight + b.weight - self.penalty(e)
         ca, cb = self.cases[a.case_id].window, self.cases[b.case_id].window
-        detail = (
-            f"{_label(key)} seen {describe_distance(a.dist_m)} from scene {a.case_id} "
-            f"{describe_offset(a.offset_s, ca.start, ca.end)}, "
-            f"{describe_distance(b.dist_m)} from scene {b.case_id} "
-            f"{describe_offset(b.offset_s, cb.start, cb.end)} "
-            f"(chance {a.p:.0%} and {b.p:.0%}; near {len(self.near.get(e, ()))} scenes)"
+        # the sentence is written when read (graph.spacetime.evidence): millions of
+        # these are kept, few are ever shown
+        return LinkEvidence(
+            a.case_id,
+            b.case_id,
+            key,
+            score,
+            None,
+            a,
+            b,
+            kind,
+            near=len(self.near.get(e, ())),
+            ent_id=e,
+            spans=(ca.start, ca.end, cb.start, cb.end),
         )
-        return LinkEvidence(a.case_id, b.case_id, key, score, detail, a, b, kind)
 
     def collide(self, case_ids: Iterable[str], min_scenes: int = 2) -> list[Collision]:
         """Collision analysis: the entities near at least ``min_scenes`` of the given scenes.

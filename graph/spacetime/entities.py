@@ -13,6 +13,7 @@ scenes day and night.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -27,6 +28,7 @@ __all__ = ["EntityStats", "entity_key"]
 _PLATE_JUNK = re.compile(r"[\s·•\-.]")
 
 
+@functools.lru_cache(maxsize=1 << 16)  # pure; busy entities are read again and again
 def entity_key(kind: str, value: str) -> str:
     """One key per physical entity: ``plate:浙B12345``, ``phone:13812345678``, ``mac:aa:bb:..``.
 
@@ -45,6 +47,20 @@ def entity_key(kind: str, value: str) -> str:
             else value.strip().lower()
         )
     raise ValueError(f"entity kind {kind!r}: expected 'plate', 'phone' or 'mac'")
+
+
+@functools.lru_cache(maxsize=4096)
+def _block_weights(h0: int, h1: int) -> np.ndarray:
+    """Share of the hours h0..h1 (index hours) in each six-hour block of the local day.
+
+    Cached: a scene's window asks for the same hours at every standing query.
+    The array is shared between callers and must not be written to.
+    """
+    hours = np.arange(h0, h1 + 1)
+    blocks = ((hours * 3600 + 8 * 3600) % 86400) // 21600
+    weights = np.bincount(blocks, minlength=4)[:4] / max(len(hours), 1)
+    weights.flags.writeable = False
+    return weights
 
 
 @njit(cache=True)
@@ -223,13 +239,22 @@ class EntityStats:
         From its sightings per six-hour block of the local day (+1 smoothing per
         block): 1 means as active as on average, 0.2 that it is rarely out then.
         """
+        return self.time_of_day_factors(ent, np.array([t0]), np.array([t1]))[:, 0]
+
+    def time_of_day_factors(self, ent: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+        """:meth:`time_of_day_factor` for several intervals at once: ``(len(ent), len(t0))``.
+
+        The entity's block shares are read once for all intervals.
+        """
         ent = np.asarray(ent, dtype=np.int64)
-        hours = np.arange(t0 // 3600, t1 // 3600 + 1)
-        blocks = ((hours * 3600 + 8 * 3600) % 86400) // 21600
-        weights = np.bincount(blocks, minlength=4)[:4] / max(len(hours), 1)
         counts = self.blocks[ent].astype(np.float64)
-        share = (counts + 1.0) / (counts.sum(axis=1, keepdims=True) + 4.0)
-        return 4.0 * share @ weights
+        share4 = 4.0 * ((counts + 1.0) / (counts.sum(axis=1, keepdims=True) + 4.0))
+        out = np.empty((ent.shape[0], len(t0)))
+        for j, (a, b) in enumerate(
+            zip(np.asarray(t0).tolist(), np.asarray(t1).tolist(), strict=True)
+        ):
+            out[:, j] = share4 @ _block_weights(a // 3600, b // 3600)
+        return out
 
     def spread_km(self, ent: np.ndarray) -> np.ndarray:
         """Spatial spread (isotropic standard deviation, km) of where each entity was seen."""
@@ -239,10 +264,13 @@ class EntityStats:
         mx, my = m[:, 0] / n, m[:, 1] / n
         return np.sqrt(np.maximum(m[:, 2] / n - mx * mx - my * my, 0.0) / 2.0) / 1000.0
 
-    def is_fleet(self, ent: np.ndarray) -> np.ndarray:
+    def is_fleet(self, ent: np.ndarray, rate: np.ndarray | None = None) -> np.ndarray:
         """Ubiquitous entities: taxis and buses (more than :attr:`FLEET_PER_DAY` reads a day)
-        and roaming logistics (reads a day times spread above :attr:`FLEET_REACH_KM`)."""
-        per_day = self.rate_per_hour(ent) * 24.0
+        and roaming logistics (reads a day times spread above :attr:`FLEET_REACH_KM`).
+
+        ``rate`` is :meth:`rate_per_hour` of ``ent`` when the caller has it already.
+        """
+        per_day = (self.rate_per_hour(ent) if rate is None else rate) * 24.0
         return (per_day > self.FLEET_PER_DAY) | (
             per_day * self.spread_km(ent) > self.FLEET_REACH_KM
         )

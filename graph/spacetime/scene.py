@@ -244,7 +244,12 @@ def scene_hits(
     """
     ent, cp, t = index.query(window.cps, window.t0, window.t1)
     if only is not None and ent.size:
-        keep = np.isin(ent, only)
+        if 0 < only.size <= 8:  # the usual late sighting: a few entities, no sort
+            keep = ent == only[0]
+            for e in only[1:].tolist():
+                keep |= ent == e
+        else:
+            keep = np.isin(ent, only)
         ent, cp, t = ent[keep], cp[keep], t[keep]
     if ent.size == 0:
         z = np.empty(0)
@@ -262,10 +267,7 @@ def scene_hits(
         uniq, window.x, window.y, int(window.cps.size), registry.density_rasters()
     )
     rate = stats.rate_per_hour(uniq)
-    tod = np.stack(
-        [stats.time_of_day_factor(uniq, int(a), int(b)) for a, b in zip(starts, ends, strict=True)],
-        axis=1,
-    )
+    tod = stats.time_of_day_factors(uniq, starts, ends)
     mu_area = (rate * share)[:, None] * hours[None, :] * tod
     if past is not None and excused is None:
         own, available = past.lookup(uniq.astype(np.int64), blocks.size), past.available
@@ -273,7 +275,7 @@ def scene_hits(
         own, available = _own_blocks(index, window, uniq, blocks, history_days, excused)
     mu_own = (own + PRIOR_DAYS * mu_area) / (available + PRIOR_DAYS)
     mu = np.maximum(mu_own, mu_area)
-    fleet = stats.is_fleet(uniq)
+    fleet = stats.is_fleet(uniq, rate)
     mu[fleet] = np.maximum(mu[fleet], FLEET_MU)
 
     # each row's block and its μ; per entity the row in its least expected block, nearest

@@ -18,17 +18,27 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-from graph.spacetime.companions import find_companions
+from graph.spacetime.companions import (
+    Companions,
+    companion_pairs,
+    companion_pairs_in_background,
+    find_companions,
+    gather_window,
+)
 from graph.spacetime.copresence import CoPresence, LinkEvidence
+from graph.spacetime.evidence import EvidenceStore
 from graph.spacetime.scene import describe_distance
 from ingest.models import Incident, Message, Sighting
 
 __all__ = ["PHYSICAL_PREFIXES", "SpaceTimeSink"]
 
 log = logging.getLogger(__name__)
+
+COMPANION_STEP = 1.0  # nats a companion pair's score must rise to be bridged again
 
 #: categories whose offenders must have been at the scene
 PHYSICAL_PREFIXES = ("theft.", "burglary.", "robbery")
@@ -48,13 +58,22 @@ class SpaceTimeSink:
         companion_every_s: int = 3600,
         companion_lookback_s: int = 3 * 86400,
         companion_min_score: float = 6.0,
+        background_companions: bool = True,
     ) -> None:
         self.core = core or CoPresence()
         self.physical_prefixes = physical_prefixes
         self.companion_every_s = companion_every_s
         self.companion_lookback_s = companion_lookback_s
         self.companion_min_score = companion_min_score
-        self.evidence: dict[tuple[str, str], dict[str, LinkEvidence]] = {}
+        self.background_companions = background_companions
+        self._worker: ThreadPoolExecutor | None = None
+        self._pending: Future[Companions] | None = None
+        #: companion pair -> (score, (scenes near a, near b), events) when last bridged
+        self._bridged: dict[tuple[int, int], tuple[float, tuple[int, int], int]] = {}
+        #: best evidence per (case pair, entity key), compact; reads like a dict of dicts
+        self.evidence = EvidenceStore(
+            self.core.entities.get, self.core.entities.value, self._window_span
+        )
         self.categories: dict[str, str] = {}  # case -> category of its first report
         self.companions: dict[tuple[str, str], tuple[float, int]] = {}  # keys -> (score, events)
         self._changed: set[tuple[str, str]] = set()
@@ -75,7 +94,7 @@ class SpaceTimeSink:
                     self._incident(msg)
             self._sightings(run)
             if self.core.index.watermark - self._companions_at >= self.companion_every_s:
-                self.refresh_companions()
+                self._companion_tick()
 
     def _sightings(self, run: list[Sighting]) -> None:
         if not run:
@@ -87,6 +106,7 @@ class SpaceTimeSink:
             np.fromiter((s.at.timestamp() for s in run), dtype=np.float64, count=len(run)),
         )
         self._keep(found)
+        self._revise()
 
     def _incident(self, msg: Incident) -> None:
         self.categories.setdefault(msg.case, msg.category)
@@ -96,6 +116,59 @@ class SpaceTimeSink:
             self.core.add_case(msg.case, msg.lon, msg.lat, msg.occurred_start, msg.occurred_end)
         )
 
+    def _companion_tick(self) -> None:
+        """The hourly companion search, off the reports' path.
+
+        The search over the last ``companion_lookback_s`` (seconds for a province's
+        three days) runs on a worker thread on a copy of the sightings; its pairs
+        are bridged at the next tick, an hour of stream time later. Waiting for a
+        search that is not done yet, and the point where its result lands, are
+        fixed by the stream, not by the machine's speed: replays stay identical.
+        With ``background_companions`` off, each tick searches and bridges at once.
+        """
+        now = self.core.index.watermark
+        self._companions_at = now
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._bridge_all(pending.result())
+        if now < 0:
+            return
+        cp, ent, t = gather_window(self.core.index, max(0, now - self.companion_lookback_s), now)
+        if not self.background_companions:
+            self._bridge_all(companion_pairs(cp, ent, t))
+            return
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="icc-companions")
+        self._pending = self._worker.submit(companion_pairs_in_background, cp, ent, t)
+
+    def _bridge_all(self, found: Companions) -> int:
+        """Bridge the cases of every strong companion pair. A pair found again (each
+        search looks three days back) is bridged again only when its score rose by
+        ``COMPANION_STEP`` nats or its vehicles were near new scenes: a score creeping up
+        by a few hundredths an hour would otherwise re-score all its case pairs hourly."""
+        bridged = 0
+        for i in np.flatnonzero(found.score >= self.companion_min_score):
+            a, b = int(found.a[i]), int(found.b[i])
+            score, events = float(found.score[i]), int(found.events[i])
+            key_a, key_b = self.core.entities.value(a), self.core.entities.value(b)
+            self.companions[(key_a, key_b)] = (score, events)
+            sizes = (len(self.core.near.get(a, ())), len(self.core.near.get(b, ())))
+            last = self._bridged.get((a, b))
+            if last is not None and score < last[0] + COMPANION_STEP:
+                if last[1] == sizes:
+                    continue
+                score, events = last[0], last[2]  # new scenes only, at the score they had
+            self._bridged[(a, b)] = (score, sizes, events)
+            bridged += self._bridge(a, b, score, events)
+        return bridged
+
+    def close(self) -> None:
+        """Stop the companion worker (a search under way is dropped)."""
+        if self._worker is not None:
+            self._worker.shutdown(wait=True, cancel_futures=True)
+            self._worker = None
+            self._pending = None
+
     def refresh_companions(self) -> int:
         """Look for companions over the last ``companion_lookback_s`` and bridge their cases.
 
@@ -104,18 +177,14 @@ class SpaceTimeSink:
         with self._lock:
             now = self.core.index.watermark
             self._companions_at = now
-            if now < 0:
-                return 0
-            found = find_companions(self.core.index, max(0, now - self.companion_lookback_s), now)
             bridged = 0
-            strong = np.flatnonzero(found.score >= self.companion_min_score)
-            for i in strong:
-                a, b = int(found.a[i]), int(found.b[i])
-                score, events = float(found.score[i]), int(found.events[i])
-                key_a, key_b = self.core.entities.value(a), self.core.entities.value(b)
-                self.companions[(key_a, key_b)] = (score, events)
-                bridged += self._bridge(a, b, score, events)
-            return bridged
+            if self._pending is not None:
+                pending, self._pending = self._pending, None
+                bridged += self._bridge_all(pending.result())
+            if now < 0:
+                return bridged
+            found = find_companions(self.core.index, max(0, now - self.companion_lookback_s), now)
+            return bridged + self._bridge_all(found)
 
     def _bridge(self, a: int, b: int, score: float, events: int) -> int:
         near_a = self.core.near.get(a, {})
@@ -148,14 +217,24 @@ class SpaceTimeSink:
                 made += len(self._changed) > before
         return made
 
+    def _window_span(self, case_id: str) -> tuple[int, int]:
+        w = self.core.cases[case_id].window
+        return (w.start, w.end)
+
     def _keep(self, found: list[LinkEvidence]) -> None:
         for ev in found:
-            per_pair = self.evidence.setdefault(ev.pair, {})
-            old = per_pair.get(ev.entity)
-            if old is None or ev.score > old.score:
-                per_pair[ev.entity] = ev
+            if self.evidence.keep(ev):
                 self._changed.add(ev.pair)
                 self.version += 1
+
+    def _revise(self) -> None:
+        """Apply the core's revisions (scenes judged again): replace or withdraw evidence."""
+        revisions, self.core.revisions = self.core.revisions, []
+        for pair, entity, ev in revisions:
+            if not self.evidence.put(pair, entity, ev):
+                continue
+            self._changed.add(pair)
+            self.version += 1
 
     def drain_changed(self) -> set[tuple[str, str]]:
         """Case pairs whose evidence changed since the last call."""
@@ -167,16 +246,21 @@ class SpaceTimeSink:
         """Case pairs with co-presence evidence, each with its evidence strongest first."""
         with self._lock:
             out = {}
-            for pair, per_entity in self.evidence.items():
-                kept = sorted(
-                    (e for e in per_entity.values() if e.score >= min_score), key=lambda e: -e.score
-                )
+            for pair in self.evidence:
+                kept = [e for e in self.evidence.between(*pair) if e.score >= min_score]
                 if kept:
                     out[pair] = kept
             return out
 
+    def summary(
+        self, case_a: str, case_b: str, k: int = 3
+    ) -> tuple[list[LinkEvidence], int, LinkEvidence | None]:
+        """Top ``k`` entity evidence, the number of entities, the best companion bridge
+        (see :meth:`EvidenceStore.summary`)."""
+        with self._lock:
+            return self.evidence.summary(case_a, case_b, k)
+
     def between(self, case_a: str, case_b: str) -> list[LinkEvidence]:
         """Evidence linking two cases (either order), strongest first."""
-        pair = (case_a, case_b) if case_a < case_b else (case_b, case_a)
         with self._lock:
-            return sorted(self.evidence.get(pair, {}).values(), key=lambda e: -e.score)
+            return self.evidence.between(case_a, case_b)

@@ -36,6 +36,7 @@ Settings (environment):
 | variable | meaning | default |
 |---|---|---|
 | ``ICC_KAFKA_SESSION_TIMEOUT_MS`` | consumer group session timeout | ``10000`` |
+| ``ICC_KAFKA_CHECK_CRCS`` | verify each record batch's CRC-32C: ``1``, ``0`` or ``auto`` (only with the native ``crc32c`` module; kafka-python's pure-Python fallback caps a consumer near 25k messages/s) | ``auto`` |
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 from ingest.deadletter import DeadLetter, DeadLetterStore
 from ingest.kafka.topics import DEADLETTER, INPUT_TOPICS
+from ingest.pipeline import stream_gc
 from ingest.sources import RawMessage
 
 if TYPE_CHECKING:
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
 __all__ = [
     "KafkaSourceError",
     "RunStats",
+    "check_crcs",
     "parse_kafka_url",
     "run_kafka",
     "session_timeout_ms",
@@ -108,6 +111,32 @@ def session_timeout_ms(env: dict[str, str] | None = None) -> int:
             f"ICC_KAFKA_SESSION_TIMEOUT_MS={raw!r}: expected an integer between 1000 and 300000"
         )
     return value
+
+
+def check_crcs(env: dict[str, str] | None = None) -> bool:
+    """Whether the consumer verifies record-batch CRCs, from ``ICC_KAFKA_CHECK_CRCS``.
+
+    ``auto`` (the default) verifies only when the native ``crc32c`` module is
+    installed: kafka-python's pure-Python CRC-32C takes most of a consumer's time.
+    The broker checks every batch's CRC when it is produced, and TCP checksums
+    every segment, so skipping the client-side check trades only a guard against
+    corruption inside the broker.
+    """
+    raw = ((os.environ if env is None else env).get("ICC_KAFKA_CHECK_CRCS") or "auto").strip()
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    if raw.lower() != "auto":
+        raise KafkaSourceError(f"ICC_KAFKA_CHECK_CRCS={raw!r}: expected 1, 0 or auto")
+    try:
+        from kafka.record.util import crc32c_c
+    except ImportError:  # a kafka-python without the hook: keep its default
+        return True
+    if crc32c_c is None:
+        log.info("record CRCs not verified: the native crc32c module is not installed")
+        return False
+    return True
 
 
 @dataclass
@@ -213,6 +242,7 @@ def run_kafka(
         raise KafkaSourceError(f"batch_max={batch_max}: expected an integer >= 1")
     stop = stop or threading.Event()
     session = session_ms if session_ms is not None else session_timeout_ms()
+    crcs = check_crcs()
     _probe(bootstrap, connect_timeout_s)
     stats = RunStats()
     joined = threading.Event()
@@ -267,6 +297,7 @@ def run_kafka(
             heartbeat_interval_ms=max(300, session // 3),
             request_timeout_ms=max(30_000, session + 5000),
             fetch_max_bytes=_FETCH_MAX_BYTES,
+            check_crcs=crcs,
             reconnect_backoff_ms=200,
             reconnect_backoff_max_ms=2000,
         )
@@ -279,6 +310,8 @@ def run_kafka(
     consumer.subscribe(list(topics), listener=_Listener())
     log.info("consuming %s from %s as group %r", ", ".join(topics), bootstrap, group_id)
     first_data: float | None = None
+    gc_tuning = stream_gc()
+    gc_tuning.__enter__()
     try:
         while not stop.is_set():
             polled = consumer.poll(timeout_ms=500, max_records=batch_max)
@@ -344,6 +377,7 @@ def run_kafka(
             if on_batch is not None:
                 on_batch(stats)
     finally:
+        gc_tuning.__exit__(None, None, None)
         stats.seconds = time.monotonic() - start
         ingestor.deadletters = tap.store
         try:

@@ -272,3 +272,50 @@ def case_ids_of(response_json: dict) -> set[str]:
         data = response_json["response"].get(layer, {}).get("data", {"features": []})
         out |= {f["properties"]["id"] for f in data["features"]}
     return out
+
+
+# -- the command panel over real pipeline state ---------------------------------------
+COMMAND_USERS = {
+    "prov.commander": ("commander", 330000),
+    "nb.commander": ("commander", 330200),  # 宁波市
+    "zh.commander": ("commander", 330211),  # 镇海区, Ningbo
+    "prov.analyst": ("analyst", 330000),
+    "zh.team": ("county_team", 330211),
+}
+
+
+@pytest.fixture(scope="session")
+def command_users() -> UserStore:
+    return UserStore(User(name, role, j, _HASH) for name, (role, j) in COMMAND_USERS.items())
+
+
+@pytest.fixture(scope="session")
+def command_runtime(replayed_scenario, tmp_path_factory):  # noqa: ANN001, ANN201
+    """A :class:`~icc.runtime.Runtime` rebuilt from a copy of the replayed scenario's state:
+    the real pipeline with tasking's pending plan suggestions (nothing confirmed yet).
+    Shared by the command-panel tests: each test picks suggestions no other test uses."""
+    import shutil
+
+    from icc.config import Settings
+    from icc.runtime import Runtime
+
+    base, _, _ = replayed_scenario
+    state = tmp_path_factory.mktemp("command") / "state"
+    shutil.copytree(base / "state", state)
+    runtime = Runtime.open(Settings(data_dir=state))
+    assert runtime.tasking is not None
+    yield runtime
+    runtime.close()
+
+
+def pending_suggestions(service, where=None):  # noqa: ANN001, ANN201
+    """Pending 'activate' suggestions whose cases' counties all satisfy ``where(county)``."""
+    out = []
+    active = {a.subject for a in service.activation_list() if a.status == "active"}
+    for s in service.suggestion_list():
+        if s.status != "pending" or s.kind != "activate" or s.subject in active:
+            continue
+        counties = {service.cases.get(c).county for c in s.case_ids}
+        if where is None or all(where(c) for c in counties):
+            out.append(s)
+    return out

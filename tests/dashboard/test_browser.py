@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import importlib.util
+import json
 import logging
 import os
 import re
@@ -43,6 +44,7 @@ from .conftest import (
     dash_post,
     free_port,
     make_case,
+    pending_suggestions,
     refresh_body,
 )
 
@@ -248,6 +250,70 @@ def test_county_user_sees_only_its_county(browser, live) -> None:  # noqa: ANN00
     page.context.close()
 
 
+@pytest.fixture(scope="module")
+def command_live(command_runtime, command_users, tmp_path_factory) -> Iterator[str]:  # noqa: ANN001
+    """A server over the real pipeline (the replayed scenario) with tasking connected."""
+    from icc.query import RuntimeReader
+
+    audit = AuditLog(tmp_path_factory.mktemp("cmd-browser") / "audit.sqlite")
+    app = create_app(
+        RuntimeReader(command_runtime),
+        refresh_ms=500,
+        users=command_users,
+        audit=audit,
+        tasking=command_runtime.tasking.service,
+    )
+    server = make_server("127.0.0.1", free_port(), app.server, threaded=True)
+    import threading
+
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+    thread.join(timeout=10)
+    audit.close()
+
+
+def test_a_commanders_one_click_activates_a_plan_and_its_tasks_appear(
+    browser,  # noqa: ANN001
+    command_live: str,
+    command_runtime,  # noqa: ANN001
+) -> None:
+    service = command_runtime.tasking.service
+    # a plan suggestion of the replayed scenario that nobody confirmed yet
+    sugg = pending_suggestions(service)[-1]
+    page = new_page(browser, command_live, "prov.commander")
+    card = page.locator(f"#suggestion-{sugg.suggestion_id}")
+    card.wait_for(timeout=30_000)
+    assert sugg.subject in card.inner_text() and f"{sugg.level.value} level" in card.inner_text()
+    card.get_by_role("button", name="Confirm").click()  # the one click
+    outcome = page.locator("#cmd-outcome")
+    outcome.wait_for(timeout=15_000)
+    assert outcome.inner_text().startswith(f"Confirmed {sugg.suggestion_id}: activation A-")
+    act = next(a for a in service.activation_list() if a.subject == sugg.subject)
+    block = page.locator(f"#activation-{act.activation_id}")
+    block.wait_for(timeout=15_000)
+    assert page.locator(f"#tier-{act.level.value} #activation-{act.activation_id}").count() == 1
+    rows = block.locator("tr.cmd-task")
+    assert rows.count() == len(act.task_ids) > 0
+    first = service.tasks[act.task_ids[0]]
+    row = page.locator(f"#task-{first.task_id}")
+    assert first.team_id and first.team_id in row.inner_text()
+    assert "left (due" in row.locator(".cmd-timer").inner_text()
+    # the suggestion is gone from the list, and the audit trail names the commander
+    page.wait_for_function(
+        f"() => !document.querySelector('#suggestion-{sugg.suggestion_id}')", timeout=15_000
+    )
+    actions = [
+        (e.action, e.actor, e.role) for e in service.audit.query(activation_id=act.activation_id)
+    ]
+    assert ("activated", "prov.commander", "commander") in actions
+    block.scroll_into_view_if_needed()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "command.png"))
+    page.context.close()
+
+
 def test_no_request_leaves_the_machine() -> None:
     assert REQUESTED, "the pages made no requests at all"
     outside = [u for u in REQUESTED if urlsplit(u).hostname != "127.0.0.1"]
@@ -325,6 +391,12 @@ def test_make_demo_serves_the_page(browser, tmp_path: Path) -> None:  # noqa: AN
                 raise AssertionError(
                     f"{exc}\n--- demo output ---\n{log_path.read_text()[-4000:]}"
                 ) from exc
+            # the operations endpoints answer without a session (icc.ops, mounted by the demo)
+            with urllib.request.urlopen(url + "healthz", timeout=10) as resp:
+                assert resp.status == 200 and json.load(resp)["status"] == "ok"
+            with urllib.request.urlopen(url + "metrics", timeout=10) as resp:
+                assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+                assert "# TYPE icc_cases gauge" in resp.read().decode("utf-8")
             printed = dict(re.findall(r"demo login: (\S+) / (\S+)", log_path.read_text()))
             assert set(printed) >= {"analyst", "officer", "commander", "zhenhai"}, printed
             context = browser.new_context(viewport={"width": 1400, "height": 900})
@@ -336,6 +408,9 @@ def test_make_demo_serves_the_page(browser, tmp_path: Path) -> None:  # noqa: AN
             page.click("#login-submit")
             wait_outlines(page)
             assert wait_count(page, lambda c: c > 0, timeout_s=90) > 0
+            # tasking is connected: the analyst sees the board read-only, no controls
+            page.locator("#cmd-board h3").wait_for(timeout=30_000)
+            assert not page.locator("#cmd-manual").is_visible()
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "demo.png"))
             outside = [u for u in REQUESTED if urlsplit(u).hostname != "127.0.0.1"]

@@ -13,6 +13,7 @@ import pytest
 from dashboard.app import create_app
 from dashboard.audit import AuditLog
 from dashboard.auth import (
+    LoginLimiter,
     SessionStore,
     User,
     UserStore,
@@ -24,7 +25,7 @@ from dashboard.auth import (
 from dashboard.query import LinkView, PersonView, SeriesView
 from icc.demo import DEMO_USERS, demo_users
 
-from .conftest import ListReader, case_ids_of, dash_post, login, refresh_body
+from .conftest import PASSWORD, ListReader, case_ids_of, dash_post, login, refresh_body
 
 ZH = ("ZJ-330211-0001", "ZJ-330211-0002")  # 镇海区 (Ningbo)
 YW = "ZJ-330782-0001"  # 义乌市 (Jinhua)
@@ -227,3 +228,65 @@ def test_demo_users_are_random_and_one_per_role() -> None:
     name, password, *_ = logins_a[0]
     assert store_a.authenticate(name, password) is not None
     assert store_a.get("zhenhai").jurisdiction == 330211
+
+
+def test_failed_logins_are_rate_limited_per_user_and_address(
+    app: dash.Dash, audit: AuditLog
+) -> None:
+    client = app.server.test_client()
+    for _ in range(5):
+        resp = client.post("/login", data={"username": "zh.team", "password": "wrong-password"})
+        assert resp.status_code == 401 and "Wrong user or password" in resp.get_data(as_text=True)
+    # the sixth attempt is refused before the password is even checked - the right one too
+    resp = client.post("/login", data={"username": "zh.team", "password": PASSWORD})
+    assert resp.status_code == 429
+    assert "Too many failed sign-ins for this user from your address" in resp.get_data(as_text=True)
+    assert "Try again in 5 minutes" in resp.get_data(as_text=True)
+    assert 0 < int(resp.headers["Retry-After"]) <= 300
+    assert client.get("/").status_code == 302  # still signed out
+    assert [r["action"] for r in audit.rows("zh.team")][-1] == "login_throttled"
+    # another user from the same address, and the same user from another address, may try
+    login(client, "prov.analyst")
+    other = app.server.test_client()
+    resp = other.post(
+        "/login",
+        data={"username": "zh.team", "password": PASSWORD},
+        environ_base={"REMOTE_ADDR": "10.1.2.3"},
+    )
+    assert resp.status_code == 302
+
+
+def test_login_limiter_window() -> None:
+    lim = LoginLimiter(max_failures=3, window_s=60)
+    for t in (0.0, 10.0, 20.0):
+        assert lim.retry_after("u", "a", now=t) == 0
+        lim.fail("u", "a", now=t)
+    assert lim.retry_after("u", "a", now=21.0) == 39  # the first failure leaves at 60 s
+    assert lim.retry_after("u", "a", now=60.5) == 0  # ... and then two remain: may try
+    lim.fail("u", "a", now=61.0)
+    assert lim.retry_after("u", "a", now=61.0) > 0
+    lim.reset("u", "a")
+    assert lim.retry_after("u", "a", now=61.0) == 0
+    with pytest.raises(ValueError, match="max_failures = 0: expected an int of at least 1"):
+        LoginLimiter(max_failures=0, window_s=60)
+
+
+def test_health_and_metrics_answer_without_login(command_runtime, users, audit) -> None:  # noqa: ANN001
+    """As ``icc demo`` and ``icc dashboard`` mount them: open paths, everything else closed."""
+    from icc.ops import register_ops_routes
+    from icc.query import RuntimeReader
+
+    app = create_app(RuntimeReader(command_runtime), users=users, audit=audit)
+    register_ops_routes(app.server, command_runtime)
+    client = app.server.test_client()
+    health = client.get("/healthz")
+    assert health.status_code == 200 and health.is_json
+    assert health.get_json()["status"] == "ok"
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200
+    assert metrics.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    body = metrics.get_data(as_text=True)
+    assert "# TYPE icc_cases gauge" in body
+    cases = next(line for line in body.splitlines() if line.startswith("icc_cases "))
+    assert float(cases.split()[1]) == len(command_runtime.cases.cases())
+    assert client.get("/").status_code == 302  # the page itself still needs a session

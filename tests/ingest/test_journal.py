@@ -101,3 +101,42 @@ def test_deadletters_keep_raw_bytes_reason_and_position(tmp_path: Path) -> None:
     store.resolve([letters[0].id])
     assert len(store) == 1
     assert len(store.list(include_resolved=True)) == 2
+
+
+def test_during_commit_sees_exactly_the_fresh_entries_in_order(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.sqlite")
+    j.append([_entry(2)])
+    seen: list[list[str]] = []
+    result = j.append(
+        [_entry(1), _entry(2), _entry(3), _entry(1)],
+        during_commit=lambda fresh: seen.append([e.key for e in fresh]),
+    )
+    assert seen == [["sighting:s1", "sighting:s3"]]
+    assert [e.key for e in result.fresh] == seen[0]
+    assert (result.accepted, result.duplicates) == (2, 2)
+    assert result.first_seq is not None
+    # committed when append returns: another connection sees the rows
+    other = Journal(tmp_path / "j.sqlite")
+    assert len(other) == 3
+    other.close()
+    empty: list[list[str]] = []
+    j.append([], during_commit=lambda fresh: empty.append([e.key for e in fresh]))
+    assert empty == [[]]
+    j.close()
+
+
+def test_an_error_in_during_commit_still_leaves_the_batch_committed(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.sqlite")
+
+    def boom(_: list[JournalEntry]) -> None:
+        raise RuntimeError("sink failed")
+
+    try:
+        j.append([_entry(1)], during_commit=boom)
+    except RuntimeError as exc:
+        assert "sink failed" in str(exc)
+    else:
+        raise AssertionError("the error of during_commit must reach the caller")
+    assert len(j) == 1
+    assert j.append([_entry(2)]).accepted == 1  # no transaction left open
+    j.close()

@@ -1,0 +1,86 @@
+"""The compact evidence store behaves exactly like the dict of dicts it replaces."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from graph.spacetime.copresence import Hit
+from graph.spacetime.evidence import EvidenceStore, LinkEvidence
+
+ENTITIES = [f"plate:浙A{i:05d}" for i in range(12)]
+SPANS = {"A": (0, 3600), "B": (100, 7200), "C": (5000, 9000)}
+
+
+def _hit(case: str, rng: random.Random) -> Hit:
+    return Hit(case, f"CP-{rng.randrange(5)}", rng.uniform(50, 3000), rng.randrange(-600, 3600),
+               rng.uniform(0.1, 4.0), rng.uniform(0.01, 0.9), rng.randrange(0, 9000))  # fmt: skip
+
+
+def _evidence(pair: tuple[str, str], rng: random.Random) -> LinkEvidence:
+    a, b = pair
+    if rng.random() < 0.15:  # a companion bridge: kept whole
+        ents = rng.sample(ENTITIES, 2)
+        return LinkEvidence(a, b, "+".join(ents), round(rng.uniform(0, 8), 1), f"together {ents}",
+                            _hit(a, rng), _hit(b, rng), kind="companion")  # fmt: skip
+    e = rng.randrange(len(ENTITIES))
+    return LinkEvidence(a, b, ENTITIES[e], round(rng.uniform(0, 8), 1), None, _hit(a, rng),
+                        _hit(b, rng), near=rng.randrange(2, 40), ent_id=e,
+                        spans=(*SPANS[a], *SPANS[b]))  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_store_matches_a_dict_of_dicts(seed: int) -> None:
+    rng = random.Random(seed)
+    ids = {k: i for i, k in enumerate(ENTITIES)}
+    store = EvidenceStore(ids.get, ENTITIES.__getitem__, SPANS.__getitem__)
+    ref: dict[tuple[str, str], dict[str, LinkEvidence]] = {}
+    pairs = [("A", "B"), ("A", "C"), ("B", "C")]
+    for _ in range(3000):
+        pair = rng.choice(pairs)
+        op = rng.random()
+        if op < 0.6:  # keep the strongest
+            ev = _evidence(pair, rng)
+            per = ref.setdefault(pair, {})
+            old = per.get(ev.entity)
+            expect = old is None or ev.score > old.score
+            if expect:
+                per[ev.entity] = ev
+            assert store.keep(ev) == expect
+        elif op < 0.8:  # a revision replaces whatever its score
+            ev = _evidence(pair, rng)
+            ref.setdefault(pair, {})[ev.entity] = ev
+            assert store.put(pair, ev.entity, ev)
+        else:  # a withdrawal
+            per = ref.get(pair, {})
+            entity = rng.choice(list(per) or ENTITIES)
+            expect = per.pop(entity, None) is not None
+            if pair in ref and not ref[pair]:
+                del ref[pair]
+            assert store.put(pair, entity, None) == expect
+        if rng.random() < 0.05:
+            for p in pairs:
+                want = sorted(ref.get(p, {}).values(), key=lambda e: -e.score)
+                got = store.between(*p)
+                assert [(e.entity, e.score, e.detail, e.hit_a, e.hit_b, e.kind) for e in got] == [
+                    (e.entity, e.score, e.detail, e.hit_a, e.hit_b, e.kind) for e in want
+                ]
+    assert set(store) == set(ref)
+    assert store.entries == sum(len(v) for v in ref.values())
+    for p, per in ref.items():
+        assert store[p] == per
+
+
+def test_the_sentence_is_written_on_first_read() -> None:
+    rng = random.Random(1)
+    ev = _evidence(("A", "B"), random.Random(3))
+    while ev.kind == "companion":
+        ev = _evidence(("A", "B"), rng)
+    text = ev.detail
+    assert text.startswith(ev.entity.split(":", 1)[1] + " seen ")
+    assert f"near {ev.near} scenes" in text and "from scene A" in text and "from scene B" in text
+    with pytest.raises(AttributeError, match="immutable"):
+        ev.score = 1.0  # type: ignore[misc]
+    with pytest.raises(ValueError, match="detail sentence or the windows"):
+        LinkEvidence("A", "B", "plate:x", 1.0, None, ev.hit_a, ev.hit_b)

@@ -1,0 +1,72 @@
+"""The pipeline's sinks run while the journal commits; a failed commit stops the pipeline."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from ingest.deadletter import DeadLetterStore
+from ingest.journal import AppendResult, Journal, JournalCommitError, JournalEntry
+from ingest.models import Message
+from ingest.pipeline import STREAM_GC_THRESHOLD, Ingestor, stream_gc
+from ingest.sources import RawMessage
+
+SIGHTING = (
+    b'{"kind": "sighting", "sighting_id": "s%d", "entity_kind": "plate", "entity": "B12345",'
+    b' "checkpoint_id": "cp1", "lon": 121.6, "lat": 29.9, "at": "2026-03-01T08:00:00+08:00"}'
+)
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    def apply(self, messages: Sequence[Message]) -> None:
+        self.batches.append([m.key for m in messages])
+
+
+def _raw(i: int) -> RawMessage:
+    return RawMessage(SIGHTING % i, "test", str(i))
+
+
+def test_sinks_get_only_fresh_messages_and_the_batch_is_durable(tmp_path: Path) -> None:
+    sink = _Recorder()
+    ing = Ingestor(Journal(tmp_path / "j.sqlite"), DeadLetterStore(tmp_path / "d.sqlite"), [sink])
+    ing.process([_raw(1), _raw(2)])
+    result = ing.process([_raw(2), _raw(3), _raw(3)])
+    assert sink.batches == [["sighting:s1", "sighting:s2"], ["sighting:s3"]]
+    assert (result.accepted, result.duplicates, result.by_kind) == (1, 2, {"sighting": 1})
+    assert len(Journal(tmp_path / "j.sqlite")) == 3
+
+
+class _FailingJournal:
+    """A journal whose commit fails after the sinks had the batch (a full disk, say)."""
+
+    def append(
+        self,
+        entries: Sequence[JournalEntry],
+        during_commit: Callable[[list[JournalEntry]], None] | None = None,
+    ) -> AppendResult:
+        if during_commit is not None:
+            during_commit(list(entries))
+        raise JournalCommitError("journal commit failed after the batch was applied: disk I/O")
+
+
+def test_a_failed_commit_refuses_every_later_batch(tmp_path: Path) -> None:
+    sink = _Recorder()
+    ing = Ingestor(_FailingJournal(), DeadLetterStore(tmp_path / "d.sqlite"), [sink])  # type: ignore[arg-type]
+    with pytest.raises(JournalCommitError, match="disk I/O"):
+        ing.process([_raw(1)])
+    with pytest.raises(JournalCommitError, match="restart to rebuild"):
+        ing.process([_raw(2)])
+    assert sink.batches == [["sighting:s1"]]  # the second batch never reached the sinks
+
+
+def test_stream_gc_raises_the_threshold_and_restores_it() -> None:
+    thresholds = gc.get_threshold()
+    with stream_gc():
+        assert gc.get_threshold()[0] >= STREAM_GC_THRESHOLD
+    assert gc.get_threshold() == thresholds
