@@ -360,18 +360,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--n {n}: expected a positive number of sightings")
     result = run(n, kafka=not args.no_kafka)
     emit(result, args)
-    ours = result["ours"]
+    ours, ratio = result["ours"], result["ratio"]
     stderr.print(
         f"embedded: {ours['embedded_sightings_per_s']:,.0f} sightings/s + "
         f"{ours['embedded_incidents_per_s']:,.0f} incidents/s (target "
         f"{TARGET_EMBEDDED_SIGHTINGS_PER_S:,} + {TARGET_EMBEDDED_INCIDENTS_PER_S:,}): "
         + ("met" if ours["meets_embedded_target"] else "NOT met")
+        + f"; ratio to the validation-only baseline {ratio.get('embedded_messages_per_s', float('nan')):.3f}"
     )
     if "kafka_messages_per_s" in ours:
         stderr.print(
             f"kafka: {ours['kafka_messages_per_s']:,.0f} messages/s (target "
             f"{TARGET_KAFKA_MESSAGES_PER_S:,}): "
             + ("met" if ours["meets_kafka_target"] else "NOT met")
+            + f"; ratio to the plain kafka-python consumer {ratio.get('kafka_messages_per_s', float('nan')):.3f}"
         )
     else:
         stderr.print("kafka: not available (see above)")

@@ -29,11 +29,12 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from geo.distance import EARTH_RADIUS_M
 from graph.cases import Case
 
-__all__ = ["FEATURES", "PairEvidence", "pair_features"]
+__all__ = ["FEATURES", "PairEvidence", "pair_features", "sentences"]
 
 FEATURES: tuple[str, ...] = (
     "st_best",
@@ -68,7 +69,14 @@ class PairEvidence:
     closer: int = -1  # same-category cases closer than the pair; -1: not a near-repeat pair
     cat_share: float = 1.0  # the category's share of all cases
     crowd: int = 0  # unusual entities near the quieter of the two scenes
-    details: list[tuple[str, str]] = field(default_factory=list)  # (kind, sentence)
+    #: (kind, sentence), or (kind, evidence object whose ``detail`` is the sentence,
+    #: written only if the link is kept or explained: see :func:`sentences`)
+    details: list[tuple[str, Any]] = field(default_factory=list)
+
+
+def sentences(ev: PairEvidence) -> tuple[tuple[str, str], ...]:
+    """The evidence sentences of a pair, written now."""
+    return tuple((kind, d if isinstance(d, str) else d.detail) for kind, d in ev.details)
 
 
 def _family(category: str) -> str:

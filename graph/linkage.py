@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from graph.cases import CaseBook
-from graph.features import PairEvidence, pair_features
+from graph.features import FEATURES, PairEvidence, as_vector, pair_features, sentences
 from graph.linkmodel import Contribution, LinkModel
 from graph.pattern import PatternIndex
 from graph.persons.sink import PersonSink
@@ -37,12 +38,16 @@ class Link:
     case_a: str
     case_b: str
     probability: float
-    features: dict[str, float]
-    evidence: tuple[tuple[str, str], ...]  # (kind, sentence)
+    values: array  # the feature vector, in FEATURES order (compact: a link per scored pair)
+    evidence: tuple[tuple[str, str], ...]  # (kind, sentence); empty below the threshold
 
     @property
     def pair(self) -> tuple[str, str]:
         return (self.case_a, self.case_b)
+
+    @property
+    def features(self) -> dict[str, float]:
+        return dict(zip(FEATURES, self.values, strict=True))
 
 
 class _Probabilities(Mapping[tuple[str, str], float]):
@@ -136,10 +141,10 @@ class Linker:
             ev.st_best = best.score
             ev.st_entities = n_near
             ev.st_scenes = self._scenes_of(best.entity, case_a)
-            ev.details.extend((e.kind, e.detail) for e in near)
+            ev.details.extend((e.kind, e) for e in near)
         if bridge is not None:
             ev.companion = bridge.score
-            ev.details.append(("companion", bridge.detail))
+            ev.details.append(("companion", bridge))
         if self.persons is not None:
             person = self.persons.between(case_a, case_b)
             if person is not None:
@@ -153,7 +158,10 @@ class Linker:
         near = self.spacetime.core.entity_hits(entity)
         return sum(1 for c in near if self.spacetime.categories.get(c) == category)
 
-    def score(self, case_a: str, case_b: str) -> Link | None:
+    def score(self, case_a: str, case_b: str, *, explain: bool = False) -> Link | None:
+        """Score a pair now. The evidence sentences are written for a link that is kept
+        (probability at or above the threshold) or ``explain``ed; the millions of weak
+        pairs a province day scores keep their numbers only."""
         a, b = self.cases.get(case_a), self.cases.get(case_b)
         if a is None or b is None:
             return None
@@ -161,12 +169,13 @@ class Linker:
         x = pair_features(a, b, ev)
         p = self.model.probability(x)
         lo, hi = sorted((case_a, case_b))
-        return Link(lo, hi, p, x, tuple(ev.details))
+        kept = explain or p >= self.model.threshold
+        return Link(lo, hi, p, array("d", as_vector(x)), sentences(ev) if kept else ())
 
     def explain(self, case_a: str, case_b: str) -> tuple[Link | None, list[Contribution]]:
         """The link between two cases (scored now, even if never a candidate) and each
         feature's contribution to its logit."""
-        link = self.score(case_a, case_b)
+        link = self.score(case_a, case_b, explain=True)
         if link is None:
             return None, []
         return link, self.model.contributions(link.features)

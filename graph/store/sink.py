@@ -327,7 +327,11 @@ class GraphSink:
                 self._evidence(cs, key, pending_cps)
 
     def _evidence(self, cs: ChangeSet, pair: tuple[str, str], pending_cps: list[str]) -> None:
-        for ev in self.spacetime.between(*pair):  # type: ignore[union-attr]
+        # the evidence behind the link as the linker reads it: the three strongest entities
+        # and the best companion bridge (a busy scene pair can share hundreds of ordinary
+        # entities; writing each as SEEN_NEAR cost GiBs at a province's scale and said nothing)
+        top, _, bridge = self.spacetime.summary(*pair, 3)  # type: ignore[union-attr]
+        for ev in [*top, *([bridge] if bridge is not None else [])]:
             if ev.kind == "companion":
                 keys = ev.entity.split("+")
                 for hit in (ev.hit_a, ev.hit_b):
