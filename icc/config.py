@@ -14,6 +14,7 @@
 | ``ICC_TASKING_ROSTER`` | roster of teams (TOML, schema in ``tasking/org.py``) | the packaged ``tasking/roster.toml`` |
 | ``ICC_API_TOKENS`` | tasking API credentials, comma-separated ``TOKEN:ROLE:SUBJECT`` with ROLE ``team`` (SUBJECT a team id), ``commander`` (SUBJECT the adcode of its center) or ``auditor``; tokens of at least 16 characters (never logged). Unset: the API refuses every request | none |
 | ``ICC_SIGHTING_RETENTION_DAYS`` | days of stream time a sighting is kept (1-3650): older ones are dropped from the space-time index and pruned from the journal as the stream's newest sighting time advances (incidents are never pruned). Unset: the index keeps 30 days and the journal keeps everything | none |
+| ``ICC_KAFKA_CHECK_CRCS`` | verify each Kafka record batch's CRC-32C: ``1``, ``0`` or ``auto`` (checked when the native ``crc32c`` module is installed, a dependency) | ``auto`` |
 | ``ICC_LOG_FORMAT`` | log lines on stderr: ``text`` (for people) or ``json`` (one JSON object per line, for log shippers) | ``text`` |
 """
 

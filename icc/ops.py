@@ -89,6 +89,7 @@ CONFIG_VARIABLES: tuple[tuple[str, str | None, bool], ...] = (
     ("ICC_TASKING_ROSTER", "roster_path", False),
     ("ICC_API_TOKENS", "api_tokens", True),
     ("ICC_KAFKA_SESSION_TIMEOUT_MS", None, False),
+    ("ICC_KAFKA_CHECK_CRCS", None, False),
     ("ICC_SIGHTING_RETENTION_DAYS", "sighting_retention_days", False),
     ("ICC_USERS_FILE", None, False),
     ("ICC_SECRET_KEY", None, True),
@@ -152,6 +153,17 @@ def _session_timeout(env: Mapping[str, str]) -> int:
         raise ConfigError(str(exc)) from None
 
 
+def _check_crcs(env: Mapping[str, str]) -> str:
+    from ingest.kafka.source import KafkaSourceError, check_crcs
+
+    try:
+        on = check_crcs(dict(env))
+    except KafkaSourceError as exc:
+        raise ConfigError(str(exc)) from None
+    raw = (env.get("ICC_KAFKA_CHECK_CRCS") or "auto").strip()
+    return f"{raw} (records {'checked' if on else 'not checked'})"
+
+
 def config_report(settings: Settings, env: Mapping[str, str] | None = None) -> list[ConfigRow]:
     """The effective value of every configuration variable, secrets masked. O(variables).
 
@@ -173,6 +185,8 @@ def config_report(settings: Settings, env: Mapping[str, str] | None = None) -> l
             value = raw or str(Path.home() / ".cache" / "icc")
         elif variable == "ICC_KAFKA_SESSION_TIMEOUT_MS":
             value = _session_timeout(env)
+        elif variable == "ICC_KAFKA_CHECK_CRCS":
+            value = _check_crcs(env)
         else:
             value = raw if origin == "environment" else None
         text = _masked(variable, value) if secret else _show(value)
