@@ -32,12 +32,13 @@ Example
 
 from __future__ import annotations
 
-import heapq
 import logging
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from graph.spacetime.scene import describe_distance, describe_offset
 
@@ -335,21 +336,20 @@ class EvidenceStore(Mapping[tuple[str, str], dict[str, LinkEvidence]]):
         rows = self._pairs.get(pair)
         if rows is None:
             return [], 0, None
-        cols = rows.cols
-        ranked: list[tuple[float, int]] = []
+        table = np.frombuffer(rows.cols, dtype=np.float64).reshape(-1, 3)
+        ranked = np.ones(table.shape[0], dtype=bool)
         bridge: LinkEvidence | None = None
-        for r in range(len(rows)):
-            ident = cols[3 * r]
-            if ident < 0:
-                ev = rows.whole[int(-1 - ident)]  # type: ignore[index]
-                if ev is not None and ev.kind == "companion":
-                    if bridge is None or ev.score > bridge.score:
-                        bridge = ev
-                    continue
-            ranked.append((-cols[3 * r + 1], r))
-        top = heapq.nsmallest(k, ranked)
-        built = self._build(pair, rows, [r for _, r in top])
-        return built, len(ranked), bridge
+        for r in np.flatnonzero(table[:, 0] < 0).tolist():  # whole entries: a few at most
+            ev = rows.whole[int(-1 - table[r, 0])]  # type: ignore[index]
+            if ev is not None and ev.kind == "companion":
+                ranked[r] = False
+                if bridge is None or ev.score > bridge.score:
+                    bridge = ev
+        idx = np.flatnonzero(ranked)
+        # strongest first, ties in the order stored (row number)
+        order = np.lexsort((idx, -table[idx, 1]))[:k]
+        built = self._build(pair, rows, idx[order].tolist())
+        return built, int(idx.size), bridge
 
     def _build(
         self, pair: tuple[str, str], rows: _Rows, only: list[int] | None = None
