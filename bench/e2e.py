@@ -136,6 +136,7 @@ def _kafka_child(path: str, workdir: str, bootstrap: str, queue: Any) -> None:
         stats = run_kafka(
             runtime, bootstrap, group_id="bench-e2e", exit_when_idle_s=10.0, on_batch=on_batch
         )
+        series = len(runtime.series)
     finally:
         runtime.close()
     queue.put(
@@ -143,6 +144,7 @@ def _kafka_child(path: str, workdir: str, bootstrap: str, queue: Any) -> None:
             "messages": stats.messages,
             "seconds": stats.active_seconds,
             "batch_ms": stats.batch_latencies_ms,
+            "series": series,
             "peak_rss_mib": peak_rss_mib(),
             "curve": curve[:: max(1, len(curve) // 400)],
         }
@@ -243,6 +245,7 @@ def run(seed: int, days: float, scale: float, *, kafka: bool, out: Path) -> dict
             ours["kafka_peak_rss_mib"] = k["peak_rss_mib"]
             baseline.update(base)
             params["kafka_messages_consumed"] = k["messages"]
+            params["kafka_series_found"] = k["series"]
             curves["kafka"] = k["curve"]
     ours["meets_report_to_series_p99"] = int(
         ours["embedded_report_to_series_p99_ms"] <= TARGET_P99_MS
