@@ -104,15 +104,25 @@ def select_plan(book: PlanBook, s: Situation, at_level: Level | None = None) -> 
     """The first plan (highest level first, then file order) whose trigger holds.
 
     With ``at_level``, only plans of that level are considered, and if none of them
-    triggers the first plan of that level is taken (a commander's explicit choice).
+    triggers (a commander's explicit choice, e.g. escalating a small series) the first
+    plan of that level made for the situation's categories is taken, then the first
+    with no category condition, then the level's first plan: escalating a burglary
+    series to the province must not start the province's fraud plan.
     """
     candidates = [p for p in book.ordered() if at_level is None or p.level is at_level]
     for plan in candidates:
         if matches(plan, s):
             return plan
-    if at_level is not None and candidates:
-        return candidates[0]
-    return None
+    if at_level is None or not candidates:
+        return None
+    for fits in (
+        lambda p: "*" not in p.trigger.categories and p.trigger.category_matches(s.categories),
+        lambda p: "*" in p.trigger.categories,
+    ):
+        chosen = next((p for p in candidates if fits(p)), None)
+        if chosen is not None:
+            return chosen
+    return candidates[0]
 
 
 def lead_center(plan: Plan, s: Situation, org: Organisation) -> int:

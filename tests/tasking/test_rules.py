@@ -129,3 +129,33 @@ def test_manual_activation_on_a_case_and_level_changes(
     assert act.level is Level.COUNTY and act.lead_adcode == ZHENHAI
     with pytest.raises(ValueError, match="expected one of county, city, province"):
         Level.parse(2)
+
+
+def test_escalating_a_burglary_series_to_the_province_does_not_start_the_fraud_plan(
+    service: TaskingService, cases: CaseBook
+) -> None:
+    ids = add_cases(
+        cases,
+        [case_msg(f"ZJ-BE-{k}", ZHENHAI, "burglary.commercial", day=k) for k in range(3)],
+    )
+    sugg = service.on_series("created", "S-0009", ids)
+    assert sugg is not None and sugg.plan == "county-series"
+    act = service.confirm(sugg.suggestion_id, actor="cmd", role="commander")
+    up = service.change_level(act.activation_id, "province", actor="cmd", role="commander")
+    # no province plan triggers for one county's burglaries: the commander's choice of
+    # level takes the province's plan without a category condition, not its fraud plan
+    assert up.level is Level.PROVINCE
+    assert up.plan == "province-cross-city"
+
+
+def test_escalating_a_fraud_series_to_the_province_takes_the_fraud_plan(
+    service: TaskingService, cases: CaseBook
+) -> None:
+    ids = add_cases(
+        cases, [case_msg(f"ZJ-FR-{k}", ZHENHAI, "fraud.telecom", day=k) for k in range(2)]
+    )
+    sugg = service.on_series("created", "S-0010", ids)
+    assert sugg is not None and sugg.level is not Level.PROVINCE
+    act = service.confirm(sugg.suggestion_id, actor="cmd", role="commander")
+    up = service.change_level(act.activation_id, "province", actor="cmd", role="commander")
+    assert up.plan == "province-fraud"
