@@ -385,14 +385,14 @@ _LOGIN_PAGE = """<!doctype html>
 #: paths reachable without a session (the login form and its stylesheet; the tasking API
 #: under /api/ authenticates with its own bearer tokens; the health check and Prometheus
 #: metrics of icc.ops carry counts only, no case data)
-_OPEN_PREFIXES = (
-    "/login",
-    "/assets/style.css",
-    "/_favicon.ico",
-    "/api/",
-    "/healthz",
-    "/metrics",
-)
+_OPEN_PATHS = frozenset(("/login", "/assets/style.css", "/_favicon.ico", "/healthz", "/metrics"))
+_OPEN_PREFIXES = ("/api/",)
+
+
+def _is_open(path: str) -> bool:
+    """Whether ``path`` is served without a session: exactly one of :data:`_OPEN_PATHS`
+    (``/metricsX`` is not ``/metrics``) or under an open prefix."""
+    return path in _OPEN_PATHS or path.startswith(_OPEN_PREFIXES)
 
 
 def current_user() -> User | None:
@@ -434,7 +434,7 @@ def install_auth(
         name = sessions.user_of(session.get("sid"))
         user = users.get(name) if name else None
         g.icc_user = user
-        if user is not None or path.startswith(_OPEN_PREFIXES):
+        if user is not None or _is_open(path):
             return None
         if request.method == "GET" and not path.startswith("/_dash"):
             return redirect("/login")

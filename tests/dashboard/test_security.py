@@ -290,3 +290,6 @@ def test_health_and_metrics_answer_without_login(command_runtime, users, audit) 
     cases = next(line for line in body.splitlines() if line.startswith("icc_cases "))
     assert float(cases.split()[1]) == len(command_runtime.cases.cases())
     assert client.get("/").status_code == 302  # the page itself still needs a session
+    # open means exactly those paths, not everything that starts like them
+    for path in ("/metricsX", "/healthz/../_dash-layout", "/loginx"):
+        assert client.get(path).status_code in (302, 401), path
