@@ -59,18 +59,16 @@ class JournalFollower(threading.Thread):
 
         chunk: list[Any] = []
         count = 0
-        sinks = self.runtime.ingestor.sinks
+        ingestor = self.runtime.ingestor
         for seq, entry in self.runtime.journal.iter_entries(after_seq=self.seq):
             chunk.append(parse_message(entry.payload))
             self.seq = seq
             if len(chunk) >= self.batch:
-                for sink in sinks:
-                    sink.apply(chunk)
+                ingestor.apply_journalled(chunk)
                 count += len(chunk)
                 chunk = []
         if chunk:
-            for sink in sinks:
-                sink.apply(chunk)
+            ingestor.apply_journalled(chunk)
             count += len(chunk)
         self.applied += count
         if count:

@@ -213,6 +213,15 @@ class Ingestor:
         log.info("rebuilt derived state from %d journalled messages", count)
         return count
 
+    def apply_journalled(self, messages: Sequence[Message]) -> None:
+        """Apply messages another process has journalled (a follower of a worker's journal,
+        as ``icc dashboard`` is): the sinks take them and :attr:`totals` counts them as
+        received and accepted, so this process's metrics show the stream it follows."""
+        self._apply(messages)
+        result = BatchResult(len(messages), 0, 0, dict(Counter(m.kind for m in messages)))
+        with self._lock:
+            self.totals.add(result, len(messages))
+
     def _apply(self, messages: Sequence[Message]) -> None:
         with self._lock:
             for sink in self.sinks:

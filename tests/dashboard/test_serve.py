@@ -46,6 +46,9 @@ def test_the_follower_applies_what_a_worker_journals(tmp_path: Path) -> None:
         follower.stop()
         follower.join(timeout=5)
         assert follower.applied == 2 and follower.catch_up() == 0
+        # the dashboard's metrics count the stream it follows
+        totals = dashboard.ingestor.totals
+        assert (totals.received, totals.accepted, totals.by_kind["incident"]) == (2, 2, 2)
     finally:
         dashboard.close()
         worker.close()
