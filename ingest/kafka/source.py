@@ -26,10 +26,17 @@ a rebalance callback runs. kafka-python heartbeats from its own background
 thread; nothing heavy runs there. ``max_poll_interval_ms`` (5 min) is far above
 the slowest batch (well under a second for 5000 messages).
 
-Back-pressure: the loop pulls; a batch holds at most ``batch_max`` records and
-the fetcher buffers at most ``fetch_max_bytes`` (16 MiB) per request, and only
-fetches for partitions whose buffer is drained. Memory stays bounded however
-far behind the worker is.
+Order: partitions are fetched independently, so what one poll returns is no
+order at all (after an outage the small incidents topic would be read to its end
+before the sightings of the same hours). Polled records are buffered per
+partition and each batch is taken in the order of the records' timestamps
+(publication time: the order of arrival) by :class:`~ingest.kafka.align.ArrivalMerge`,
+so a worker catching up builds the state a live one would have.
+
+Back-pressure: the loop pulls; a batch holds at most ``batch_max`` records, the
+arrival-order buffers at most 60k records (or four batches), and the fetcher at most
+``fetch_max_bytes`` (16 MiB) per request. Memory stays bounded however far behind
+the worker is.
 
 Settings (environment):
 
@@ -52,6 +59,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ingest.deadletter import DeadLetter, DeadLetterStore
+from ingest.kafka.align import ArrivalMerge
 from ingest.kafka.topics import DEADLETTER, INPUT_TOPICS
 from ingest.pipeline import stream_gc
 from ingest.sources import RawMessage
@@ -73,6 +81,7 @@ log = logging.getLogger(__name__)
 _URL = re.compile(r"^kafka://(?P<host>\[[0-9A-Fa-f:]+\]|[A-Za-z0-9_.\-]+):(?P<port>[0-9]+)/?$")
 _HEADER_MAX = 1000
 _FETCH_MAX_BYTES = 16 * 1024 * 1024
+_ALIGN_BUFFER = 60_000  # records held for arrival order at most (~40 MB of wire messages)
 
 
 class KafkaSourceError(ValueError):
@@ -223,6 +232,7 @@ def run_kafka(
     session_ms: int | None = None,
     on_batch: Callable[[RunStats], None] | None = None,
     connect_timeout_s: float = 10.0,
+    align_wait_s: float = 1.0,
 ) -> RunStats:
     """Consume ``topics`` in group ``group_id`` into ``runtime`` until stopped or idle.
 
@@ -232,7 +242,8 @@ def run_kafka(
     worker waiting for a rebalance - e.g. for a killed member's session to expire -
     does not give up early). Raises :class:`KafkaSourceError` if no broker answers at
     ``bootstrap`` within ``connect_timeout_s``. ``on_batch`` is called after each
-    committed batch (progress).
+    committed batch (progress). Records are taken in arrival order across partitions;
+    a partition behind holds the others back for at most ``align_wait_s`` seconds.
     """
     from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
     from kafka.errors import CommitFailedError, KafkaError
@@ -249,6 +260,26 @@ def run_kafka(
     start = last_data = time.monotonic()
     pending: dict[TopicPartition, int] = {}  # processed, not yet committed: next offset
     seen_next: dict[TopicPartition, int] = {}  # next offset after the last record seen
+    start_at: dict[TopicPartition, int] = {}  # position of an assigned partition not yet read
+    # one fetch brings up to 1 MiB per partition, drained a partition at a time by poll:
+    # the buffers must hold a few of them for the partitions behind to be reached
+    merge = ArrivalMerge(buffer_max=max(4 * batch_max, _ALIGN_BUFFER), wait_s=align_wait_s)
+
+    def caught_up(tp: TopicPartition) -> bool:
+        """Whether ``tp`` has nothing more to fetch (so it cannot precede a buffered record)."""
+        hw = consumer.highwater(tp)
+        if hw is None:
+            return False
+        nxt = seen_next.get(tp, start_at.get(tp))
+        if nxt is None:
+            try:
+                nxt = consumer.position(tp, timeout_ms=100)
+            except (KafkaError, AssertionError):
+                return False
+            if nxt is None:
+                return False
+            start_at[tp] = nxt
+        return nxt >= hw
 
     def commit(partitions: Sequence[TopicPartition] | None = None) -> None:
         chosen = {tp: off for tp, off in pending.items() if partitions is None or tp in partitions}
@@ -272,9 +303,11 @@ def run_kafka(
     class _Listener(ConsumerRebalanceListener):
         def on_partitions_revoked(self, revoked: Any) -> None:
             commit(list(revoked))
+            merge.drop(revoked)  # buffered, not processed: the next owner reads them again
             for tp in revoked:
                 pending.pop(tp, None)
                 seen_next.pop(tp, None)
+                start_at.pop(tp, None)
             log.info("partitions revoked: %s", sorted(str(tp) for tp in revoked))
 
         def on_partitions_assigned(self, assigned: Any) -> None:
@@ -314,10 +347,20 @@ def run_kafka(
     gc_tuning.__enter__()
     try:
         while not stop.is_set():
-            polled = consumer.poll(timeout_ms=500, max_records=batch_max)
+            polled = consumer.poll(timeout_ms=100 if len(merge) else 500, max_records=batch_max)
             t0 = time.perf_counter()
             now = time.monotonic()
-            if not polled:
+            for tp, records in polled.items():
+                if records:
+                    seen_next[tp] = records[-1].offset + 1
+            merge.add(polled)
+            if polled and first_data is None:
+                first_data = now
+            taken = merge.take(batch_max, consumer.assignment(), caught_up, now)
+            if not taken:
+                if polled or len(merge):
+                    last_data = now
+                    continue  # waiting for a partition behind (see ingest.kafka.align)
                 idle = now - last_data
                 if exit_when_idle_s is not None and joined.is_set() and idle >= exit_when_idle_s:
                     behind = [
@@ -330,18 +373,15 @@ def run_kafka(
                         break
                 continue
             last_data = now
-            if first_data is None:
-                first_data = now
             batch: list[RawMessage] = []
             where: dict[tuple[str, str], tuple[bytes | None, str, int, int]] = {}
-            for tp, records in polled.items():
+            done: dict[TopicPartition, int] = {}
+            for tp, rec in taken:
                 source = f"kafka:{tp.topic}/{tp.partition}"
-                for rec in records:
-                    raw = rec.value if rec.value is not None else b""
-                    batch.append(RawMessage(raw, source, str(rec.offset)))
-                    where[(source, str(rec.offset))] = (rec.key, tp.topic, tp.partition, rec.offset)
-                if records:
-                    seen_next[tp] = records[-1].offset + 1
+                raw = rec.value if rec.value is not None else b""
+                batch.append(RawMessage(raw, source, str(rec.offset)))
+                where[(source, str(rec.offset))] = (rec.key, tp.topic, tp.partition, rec.offset)
+                done[tp] = rec.offset + 1
             tap.captured.clear()
             result = ingestor.process(batch)
             if tap.captured:
@@ -363,13 +403,11 @@ def run_kafka(
                     ]
                     producer.send(DEADLETTER, value=letter.raw, key=key, headers=headers)
                 producer.flush()
-            for tp, records in polled.items():
-                if records:
-                    pending[tp] = records[-1].offset + 1
+            pending.update(done)
             commit()
             stats.batch_latencies_ms.append((time.perf_counter() - t0) * 1000.0)
             stats.batches += 1
-            stats.active_seconds = time.monotonic() - first_data
+            stats.active_seconds = time.monotonic() - (first_data or now)
             stats.messages += len(batch)
             stats.accepted += result.accepted
             stats.duplicates += result.duplicates
