@@ -136,6 +136,12 @@ class CoPresence:
         #: evidence replaced (or withdrawn: ``None``) by judgements again, per (pair, entity
         #: key), oldest first; the owner drains it after each call
         self.revisions: list[tuple[tuple[str, str], str, LinkEvidence | None]] = []
+        #: entities seen at an open scene since the last :meth:`flush_standing`, per case
+        #: (insertion order = the order the cases were first matched)
+        self._standing_pending: dict[str, set[int]] = {}
+        #: hold standing matches until :meth:`flush_standing` (the owner calls it once per
+        #: micro-batch) instead of judging them at the end of every :meth:`add_sightings`
+        self.defer_standing = False
 
     # -- sightings ------------------------------------------------------------
     def add_sightings(
@@ -167,11 +173,10 @@ class CoPresence:
             )
             ent, cp, epoch = ent[holdable], cp[holdable], epoch[holdable]
         t = to_index_time(epoch)
-        evidence: list[LinkEvidence] = []
         for lo, hi in self._chunks(t):
-            evidence.extend(self._index(ent[lo:hi], cp[lo:hi], t[lo:hi]))
+            self._index(ent[lo:hi], cp[lo:hi], t[lo:hi])
             self.rejudge_due()
-        return evidence
+        return [] if self.defer_standing else self.flush_standing()
 
     def _chunks(self, t: np.ndarray) -> Iterable[tuple[int, int]]:
         """Split a batch after each sighting that carries the stream past a judgement's
@@ -187,14 +192,14 @@ class CoPresence:
             yield lo, hi
             lo = hi
 
-    def _index(self, ent: np.ndarray, cp: np.ndarray, t: np.ndarray) -> list[LinkEvidence]:
+    def _index(self, ent: np.ndarray, cp: np.ndarray, t: np.ndarray) -> None:
         stats = self.index.append(ent, cp, t)
         self.rejected_too_old += stats.too_old
         floor = self.index.oldest_time
         fresh = t >= floor
         _, _, xs, ys = self.checkpoints.arrays
         self.stats.update(ent[fresh], t[fresh], xs[cp[fresh]], ys[cp[fresh]])
-        return self._standing(ent[fresh], cp[fresh], t[fresh])
+        self._standing(ent[fresh], cp[fresh], t[fresh])
 
     def _standing_windows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """CSR checkpoint -> open case windows (rebuilt when cases open or close).
@@ -255,9 +260,11 @@ class CoPresence:
             np.insert(owner, at, add_owner),
         )
 
-    def _standing(self, ent: np.ndarray, cp: np.ndarray, t: np.ndarray) -> list[LinkEvidence]:
+    def _standing(self, ent: np.ndarray, cp: np.ndarray, t: np.ndarray) -> None:
+        """Note the sightings that fall in open scene windows (judged by
+        :meth:`flush_standing`)."""
         if not self.cases or ent.size == 0:
-            return []
+            return
         ptr, w0, w1, owners = self._standing_windows()
         if ptr.shape[0] - 1 < len(self.checkpoints):  # new checkpoints since the build
             self._windows = None
@@ -265,14 +272,25 @@ class CoPresence:
         open_cases = self._open
         s_idx, w_idx = kern.standing_matches(cp, t.astype(np.int64), ptr, w0, w1)
         if s_idx.size == 0:
-            return []
-        by_case: dict[int, set[int]] = {}
-        for s, o in zip(ent[s_idx].tolist(), owners[w_idx].tolist(), strict=True):
-            by_case.setdefault(o, set()).add(s)
+            return
+        pending = self._standing_pending
+        for e, o in zip(ent[s_idx].tolist(), owners[w_idx].tolist(), strict=True):
+            case_id = open_cases[o].case_id
+            ents = pending.get(case_id)
+            if ents is None:
+                pending[case_id] = ents = set()
+            ents.add(e)
+
+    def flush_standing(self) -> list[LinkEvidence]:
+        """Judge the entities seen at open scenes since the last call: one scene query per
+        case for all of them (a case matched by many runs of a micro-batch is queried once),
+        with the history table built on the case's first late sighting. Returns the new
+        link evidence."""
+        pending, self._standing_pending = self._standing_pending, {}
         evidence: list[LinkEvidence] = []
-        for o, ents in by_case.items():
-            case = open_cases[o]
-            fresh = np.fromiter((e for e in ents if e not in case.hits), dtype=np.int32)
+        for case_id, ents in pending.items():
+            case = self.cases[case_id]
+            fresh = np.fromiter(sorted(e for e in ents if e not in case.hits), dtype=np.int32)
             if fresh.size == 0:
                 continue
             if case.past is None:
@@ -341,6 +359,7 @@ class CoPresence:
         hits: evidence through each entity is revised, hits no longer unusual withdrawn."""
         case = self.cases[case_id]
         case.judged += 1
+        self._standing_pending.pop(case_id, None)  # the full query below sees them too
         hits = scene_hits(
             self.index,
             self.checkpoints,

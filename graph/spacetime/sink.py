@@ -61,6 +61,7 @@ class SpaceTimeSink:
         background_companions: bool = True,
     ) -> None:
         self.core = core or CoPresence()
+        self.core.defer_standing = True  # judged once per micro-batch, in apply()
         self.physical_prefixes = physical_prefixes
         self.companion_every_s = companion_every_s
         self.companion_lookback_s = companion_lookback_s
@@ -93,6 +94,7 @@ class SpaceTimeSink:
                 if isinstance(msg, Incident):
                     self._incident(msg)
             self._sightings(run)
+            self._keep(self.core.flush_standing())
             if self.core.index.watermark - self._companions_at >= self.companion_every_s:
                 self._companion_tick()
 
