@@ -68,9 +68,7 @@ def _prf(pred: set[tuple[str, str]], true: set[tuple[str, str]]) -> tuple[float,
 def pair_scores(stream: Stream) -> dict[tuple[str, str], float]:
     """The link model's probability for every pair of cases, evidence or not."""
     x, _, pairs = stream.rows()
-    model = stream.linker.model
-    w = np.array([model.weights[f] for f in model.features])
-    p = 1.0 / (1.0 + np.exp(-np.clip(model.intercept + x @ w, -700, 700)))
+    p = stream.linker.model.probabilities(x)
     return dict(zip(pairs, p.tolist(), strict=True))
 
 

@@ -20,6 +20,9 @@ link model (:mod:`graph.linkmodel`):
 ``cat_rarity``      -ln(share of all cases in the category) when the categories are equal
 ``log_crowd``       log(1 + unusual entities near the quieter of the two scenes): the more
                     entities could coincide by chance, the less one coincidence says
+``comp_scenes``     log(1 + scenes of the same category the less active of the two vehicles
+                    of the companion bridge was near): a crew that switched vehicles leaves
+                    each vehicle near several scenes of its kind
 ==================  ==========================================================
 """
 
@@ -52,6 +55,7 @@ FEATURES: tuple[str, ...] = (
     "log_closer",
     "cat_rarity",
     "log_crowd",
+    "comp_scenes",
 )
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -69,6 +73,7 @@ class PairEvidence:
     closer: int = -1  # same-category cases closer than the pair; -1: not a near-repeat pair
     cat_share: float = 1.0  # the category's share of all cases
     crowd: int = 0  # unusual entities near the quieter of the two scenes
+    comp_scenes: int = 0  # same-category scenes of the less active companion vehicle
     #: (kind, sentence), or (kind, evidence object whose ``detail`` is the sentence,
     #: written only if the link is kept or explained: see :func:`sentences`)
     details: list[tuple[str, Any]] = field(default_factory=list)
@@ -109,7 +114,7 @@ def pair_features(a: Case, b: Case, ev: PairEvidence) -> dict[str, float]:
         "st_best": ev.st_best,
         "st_entities": math.log1p(ev.st_entities),
         "st_scenes": math.log1p(ev.st_scenes),
-        "companion": math.log1p(ev.companion),
+        "companion": math.log1p(max(ev.companion, 0.0)),
         "person": math.log1p(ev.person),
         "same_category": float(a.category == b.category),
         "same_family": float(_family(a.category) == _family(b.category)),
@@ -121,6 +126,7 @@ def pair_features(a: Case, b: Case, ev: PairEvidence) -> dict[str, float]:
         "log_closer": math.log1p(ev.closer) if near else 0.0,
         "cat_rarity": -math.log(max(ev.cat_share, 1e-6)) if a.category == b.category else 0.0,
         "log_crowd": math.log1p(ev.crowd),
+        "comp_scenes": math.log1p(ev.comp_scenes),
     }
 
 

@@ -144,6 +144,9 @@ class Linker:
             ev.details.extend((e.kind, e) for e in near)
         if bridge is not None:
             ev.companion = bridge.score
+            # the bridge's entity is "key_a+key_b" (graph.spacetime.sink): each vehicle's
+            # record near scenes of this kind; the weaker of the two speaks for the crew
+            ev.comp_scenes = min(self._scenes_of(key, case_a) for key in bridge.entity.split("+"))
             ev.details.append(("companion", bridge))
         if self.persons is not None:
             person = self.persons.between(case_a, case_b)

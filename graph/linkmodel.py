@@ -1,6 +1,12 @@
 """The link model: a logistic regression over pair features, with per-feature explanations.
 
-``p(link) = 1 / (1 + exp(-(b + sum_i w_i * x_i)))``. The coefficients live in
+``p(link) = 1 / (1 + exp(-(b + sum_i w_i * x_i)))``. A pair with co-presence
+evidence (an entity near both scenes, or a companion bridge) and a pair without
+are different populations: the first is judged by who was there, the second by
+pattern alone (category, MO, distance, time; or a suspect's mentions). So the
+model has a second set of weights, ``copresence``, added to the base weights for
+pairs with co-presence evidence, with an intercept shift that appears in
+explanations as the pseudo-feature ``copresence`` (value 1). The coefficients live in
 ``graph/link_model.json`` next to this module and are produced by
 ``python -m graph.train_links`` from generated scenarios with ground truth;
 the file records the seeds, sizes and the held-out quality it was trained with.
@@ -20,11 +26,32 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from graph.features import FEATURES
 
-__all__ = ["MODEL_PATH", "Contribution", "LinkModel"]
+__all__ = [
+    "COPRESENCE",
+    "MODEL_PATH",
+    "Contribution",
+    "LinkModel",
+    "has_copresence",
+    "copresence_mask",
+]
 
 MODEL_PATH = Path(__file__).with_name("link_model.json")
+COPRESENCE = "copresence"  # pseudo-feature: 1 for a pair with co-presence or companion evidence
+_ST, _COMP = FEATURES.index("st_entities"), FEATURES.index("companion")
+
+
+def has_copresence(x: Mapping[str, float]) -> bool:
+    """True if the pair has co-presence (an entity near both scenes) or companion evidence."""
+    return float(x["st_entities"]) > 0.0 or float(x["companion"]) > 0.0
+
+
+def copresence_mask(x: np.ndarray) -> np.ndarray:
+    """:func:`has_copresence` for each row of a feature matrix (columns in FEATURES order)."""
+    return (x[:, _ST] > 0.0) | (x[:, _COMP] > 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +67,14 @@ class Contribution:
 
 @dataclass(frozen=True)
 class LinkModel:
-    """Intercept, one weight per feature, and a decision threshold."""
+    """Intercept, one weight per feature, a decision threshold, and the extra weights for
+    pairs with co-presence evidence (empty: one set of weights for every pair)."""
 
     intercept: float
     weights: dict[str, float]
     threshold: float = 0.5
     meta: dict = field(default_factory=dict)
+    copresence: dict[str, float] = field(default_factory=dict)  # feature (or COPRESENCE) -> extra
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -56,7 +85,10 @@ class LinkModel:
         """Read coefficients; ``ValueError`` naming the file if they do not fit the features."""
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         weights = {k: float(v) for k, v in data["weights"].items()}
+        extra = {k: float(v) for k, v in data.get("copresence", {}).items()}
         missing = set(FEATURES) - set(weights)
+        if extra:
+            missing |= {f"copresence.{f}" for f in {*FEATURES, COPRESENCE} - set(extra)}
         if missing:
             raise ValueError(
                 f"{path}: no weight for features {sorted(missing)}; retrain the link model"
@@ -66,6 +98,7 @@ class LinkModel:
             weights,
             float(data.get("threshold", 0.5)),
             data.get("meta", {}),
+            extra,
         )
 
     def save(self, path: Path = MODEL_PATH) -> None:
@@ -73,19 +106,47 @@ class LinkModel:
             "intercept": self.intercept,
             "weights": self.weights,
             "threshold": self.threshold,
+            "copresence": self.copresence,
             "meta": self.meta,
         }
         Path(path).write_text(
             json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
 
+    def _extra(self, x: Mapping[str, float]) -> Mapping[str, float]:
+        """The extra weights that apply to this pair (none without co-presence evidence)."""
+        return self.copresence if self.copresence and has_copresence(x) else {}
+
     def contributions(self, x: Mapping[str, float]) -> list[Contribution]:
-        """Each feature's value, weight and share of the logit, largest first."""
-        out = [Contribution(f, float(x[f]), self.weights[f]) for f in FEATURES]
+        """Each feature's value, weight and share of the logit, largest first; a pair with
+        co-presence evidence also gets the ``copresence`` shift (value 1). The logit is the
+        intercept plus the contributions."""
+        extra = self._extra(x)
+        out = [Contribution(f, float(x[f]), self.weights[f] + extra.get(f, 0.0)) for f in FEATURES]
+        if extra:
+            out.append(Contribution(COPRESENCE, 1.0, extra.get(COPRESENCE, 0.0)))
         return sorted(out, key=lambda c: -abs(c.logit))
 
     def logit(self, x: Mapping[str, float]) -> float:
-        return self.intercept + sum(self.weights[f] * float(x[f]) for f in FEATURES)
+        extra = self._extra(x)
+        z = self.intercept + sum(self.weights[f] * float(x[f]) for f in FEATURES)
+        if extra:
+            z += extra.get(COPRESENCE, 0.0) + sum(extra[f] * float(x[f]) for f in FEATURES)
+        return z
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`logit` of every row of a feature matrix (columns in FEATURES order)."""
+        z = self.intercept + x @ np.array([self.weights[f] for f in FEATURES])
+        if self.copresence:
+            extra = self.copresence.get(COPRESENCE, 0.0) + x @ np.array(
+                [self.copresence[f] for f in FEATURES]
+            )
+            z = z + np.where(copresence_mask(x), extra, 0.0)
+        return z
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`probability` of every row of a feature matrix."""
+        return 1.0 / (1.0 + np.exp(-np.clip(self.logits(x), -700, 700)))
 
     def probability(self, x: Mapping[str, float]) -> float:
         z = self.logit(x)

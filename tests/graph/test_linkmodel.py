@@ -1,0 +1,72 @@
+"""The link model: co-presence and pattern weights, explanations that add up, round trip."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from graph.features import FEATURES
+from graph.linkmodel import COPRESENCE, LinkModel, copresence_mask, has_copresence
+
+
+def _model() -> LinkModel:
+    weights = {f: 0.1 * (i + 1) for i, f in enumerate(FEATURES)}
+    extra = {f: -0.05 * (i + 1) for i, f in enumerate(FEATURES)}
+    extra[COPRESENCE] = 1.5
+    return LinkModel(-3.0, weights, 0.4, {"note": "test"}, extra)
+
+
+def _pair(**values: float) -> dict[str, float]:
+    x = dict.fromkeys(FEATURES, 0.0)
+    x.update(values)
+    return x
+
+
+@pytest.mark.parametrize(
+    ("values", "seen"),
+    [
+        ({"mo_jaccard": 1.0, "log_km": 2.0}, False),
+        ({"st_entities": math.log1p(2), "st_best": 3.0, "log_km": 2.0}, True),
+        ({"companion": math.log1p(8.0), "comp_scenes": math.log1p(2)}, True),
+    ],
+)
+def test_contributions_add_up_to_the_logit(values: dict[str, float], seen: bool) -> None:
+    model = _model()
+    x = _pair(**values)
+    assert has_copresence(x) is seen
+    parts = model.contributions(x)
+    assert (COPRESENCE in {c.feature for c in parts}) is seen
+    assert model.intercept + sum(c.logit for c in parts) == pytest.approx(model.logit(x))
+    matrix = np.array([[x[f] for f in FEATURES]])
+    assert copresence_mask(matrix).tolist() == [seen]
+    assert model.logits(matrix)[0] == pytest.approx(model.logit(x))
+    assert model.probabilities(matrix)[0] == pytest.approx(model.probability(x))
+
+
+def test_copresence_weights_apply_only_to_pairs_with_copresence_evidence() -> None:
+    model = _model()
+    plain = LinkModel(model.intercept, model.weights, model.threshold)
+    pattern = _pair(mo_jaccard=1.0, near_repeat=1.0)
+    seen = _pair(st_entities=math.log1p(1), st_best=2.0, mo_jaccard=1.0)
+    assert model.logit(pattern) == pytest.approx(plain.logit(pattern))
+    assert model.logit(seen) != pytest.approx(plain.logit(seen))
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    model = _model()
+    model.save(tmp_path / "m.json")
+    again = LinkModel.load(tmp_path / "m.json")
+    assert again == model
+
+
+def test_load_names_missing_copresence_weights(tmp_path: Path) -> None:
+    model = _model()
+    broken = LinkModel(
+        model.intercept, model.weights, model.threshold, copresence={COPRESENCE: 1.0}
+    )
+    broken.save(tmp_path / "m.json")
+    with pytest.raises(ValueError, match="copresence.st_best"):
+        LinkModel.load(tmp_path / "m.json")
