@@ -39,6 +39,10 @@ __all__ = ["PHYSICAL_PREFIXES", "SpaceTimeSink"]
 log = logging.getLogger(__name__)
 
 COMPANION_STEP = 1.0  # nats a companion pair's score must rise to be bridged again
+#: a companion pair scoring below ``companion_min_score`` (down to this many nats) is still
+#: bridged when each of its vehicles was unusually near two scenes or more: a crew that
+#: changed vehicles and commutes with both scores low on the trip-count discount
+WEAK_COMPANION_MIN = -5.0
 
 #: categories whose offenders must have been at the scene
 PHYSICAL_PREFIXES = ("theft.", "burglary.", "robbery")
@@ -144,17 +148,22 @@ class SpaceTimeSink:
         self._pending = self._worker.submit(companion_pairs_in_background, cp, ent, t)
 
     def _bridge_all(self, found: Companions) -> int:
-        """Bridge the cases of every strong companion pair. A pair found again (each
+        """Bridge the cases of every strong companion pair, and of every weaker one
+        (down to :data:`WEAK_COMPANION_MIN`) whose vehicles were each near two scenes or
+        more. A pair found again (each
         search looks three days back) is bridged again only when its score rose by
         ``COMPANION_STEP`` nats or its vehicles were near new scenes: a score creeping up
         by a few hundredths an hour would otherwise re-score all its case pairs hourly."""
         bridged = 0
-        for i in np.flatnonzero(found.score >= self.companion_min_score):
+        near = self.core.near
+        for i in np.flatnonzero(found.score >= WEAK_COMPANION_MIN):
             a, b = int(found.a[i]), int(found.b[i])
             score, events = float(found.score[i]), int(found.events[i])
+            sizes = (len(near.get(a, ())), len(near.get(b, ())))
+            if score < self.companion_min_score and min(sizes) < 2:
+                continue  # weak, and not a pair of vehicles each near several scenes
             key_a, key_b = self.core.entities.value(a), self.core.entities.value(b)
             self.companions[(key_a, key_b)] = (score, events)
-            sizes = (len(self.core.near.get(a, ())), len(self.core.near.get(b, ())))
             last = self._bridged.get((a, b))
             if last is not None and score < last[0] + COMPANION_STEP:
                 if last[1] == sizes:

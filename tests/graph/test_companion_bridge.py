@@ -1,0 +1,61 @@
+"""Which companion pairs bridge the scenes of their two vehicles (``SpaceTimeSink``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from graph.spacetime.companions import Companions
+from graph.spacetime.copresence import Hit
+from graph.spacetime.sink import WEAK_COMPANION_MIN, SpaceTimeSink
+
+SH = dt.timezone(dt.timedelta(hours=8))
+
+
+def _sink_with_scenes(near: dict[str, list[str]]) -> tuple[SpaceTimeSink, dict[str, int]]:
+    """A sink whose vehicles were each unusually near the given scenes."""
+    sink = SpaceTimeSink(background_companions=False)
+    core = sink.core
+    cases = sorted({c for scenes in near.values() for c in scenes})
+    for k, case in enumerate(cases):
+        start = dt.datetime(2026, 3, 1 + k, 1, 0, tzinfo=SH)
+        core.add_case(case, 121.7, 29.97, start, start + dt.timedelta(hours=2))
+    ids = {}
+    for plate, scenes in near.items():
+        e = core.entities.intern(f"plate:{plate}")
+        ids[plate] = e
+        core.near[e] = {c: Hit(c, "CP-1", 150.0, 600, 4.0, 0.02, 0) for c in scenes}
+    return sink, ids
+
+
+def _pair(a: int, b: int, score: float) -> Companions:
+    lo, hi = min(a, b), max(a, b)
+    i32 = lambda v: np.array([v], np.int32)  # noqa: E731
+    f64 = lambda v: np.array([v], np.float64)  # noqa: E731
+    return Companions(
+        i32(lo), i32(hi), i32(4), f64(score), f64(13.7), i32(3), i32(3), f64(35.0), i32(0), i32(0)
+    )
+
+
+def test_a_weak_pair_whose_vehicles_were_each_near_several_scenes_is_bridged() -> None:
+    # the crew's first vehicle at scenes 1-2, the second at scenes 3-4; commuting with
+    # both, the pair scores low on the trip-count discount
+    sink, ids = _sink_with_scenes({"浙B11111": ["C-1", "C-2"], "浙B22222": ["C-3", "C-4"]})
+    assert WEAK_COMPANION_MIN < -2.2 < sink.companion_min_score
+    sink._bridge_all(_pair(ids["浙B11111"], ids["浙B22222"], -2.2))
+    bridged = {p for p in sink.drain_changed()}
+    assert bridged == {("C-1", "C-3"), ("C-1", "C-4"), ("C-2", "C-3"), ("C-2", "C-4")}
+    ev = sink.between("C-2", "C-3")
+    assert [e.kind for e in ev] == ["companion"] and ev[0].score == -2.2
+
+
+def test_a_weak_pair_with_a_vehicle_near_one_scene_is_not() -> None:
+    sink, ids = _sink_with_scenes({"浙B11111": ["C-1", "C-2"], "浙B33333": ["C-3"]})
+    sink._bridge_all(_pair(ids["浙B11111"], ids["浙B33333"], -2.2))
+    assert sink.drain_changed() == set()
+    sink._bridge_all(_pair(ids["浙B11111"], ids["浙B33333"], WEAK_COMPANION_MIN - 1))
+    assert sink.drain_changed() == set()
+    # a strong pair bridges whatever the number of scenes
+    sink._bridge_all(_pair(ids["浙B11111"], ids["浙B33333"], 7.5))
+    assert sink.drain_changed() == {("C-1", "C-3"), ("C-2", "C-3")}
