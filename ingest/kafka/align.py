@@ -19,12 +19,13 @@ when no assigned partition can still deliver an earlier one:
 * a partition with nothing buffered that is behind holds back every record
   later than the last timestamp it delivered (a partition's timestamps grow with
   its offsets) until its next fetch arrives, or until ``wait_s`` has passed
-  without progress (a partition that cannot be fetched must not stop the rest).
+  without progress (a partition that cannot be fetched must not stop the rest;
+  it is then not waited for again until it delivers).
 
 Memory: when ``buffer_max`` records are buffered in all, the earliest are
 released whatever a partition behind might still bring, so the buffers stay
-bounded (every fetch asks for all assigned partitions, so the one behind
-normally arrives with the next poll).
+bounded. (Pausing the partitions ahead instead, with kafka-python 3.0.12's
+``pause``/``resume``, stopped their fetches for good in our tests: not used.)
 
 Within a partition the order is always the offset order; across partitions,
 records with equal timestamps (published in the same millisecond) are taken
@@ -56,6 +57,10 @@ class ArrivalMerge:
         self._buf: dict[Hashable, deque[Any]] = {}
         self._last_ts: dict[Hashable, float] = {}  # timestamp of the last record received
         self._blocked_since: float | None = None
+        #: partitions behind that were waited for ``wait_s`` in vain: not waited for again
+        #: until they deliver (a partition that cannot be fetched would add the wait to
+        #: every batch)
+        self._gave_up: set[Hashable] = set()
         self.forced = 0  # takes that did not wait for a partition behind (time or memory)
 
     def __len__(self) -> int:
@@ -71,21 +76,29 @@ class ArrivalMerge:
                 self._buf[tp] = buf = deque()
             buf.extend(records)
             self._last_ts[tp] = records[-1].timestamp
+            self._gave_up.discard(tp)
 
-    def drop(self, partitions: Iterable[Hashable]) -> int:
-        """Forget revoked partitions (their records are re-read by the next owner)."""
-        n = 0
+    def buffered(self, tp: Hashable) -> int:
+        return len(self._buf.get(tp, ()))
+
+    def drop(self, partitions: Iterable[Hashable]) -> dict[Hashable, int]:
+        """Forget revoked partitions; returns the offset of the first record still
+        buffered for each (where reading must start again)."""
+        first: dict[Hashable, int] = {}
         for tp in partitions:
-            n += len(self._buf.pop(tp, ()))
+            buf = self._buf.pop(tp, None)
+            if buf:
+                first[tp] = buf[0].offset
             self._last_ts.pop(tp, None)
-        return n
+            self._gave_up.discard(tp)
+        return first
 
     def _bound(self, assigned: Iterable[Hashable], caught_up: Callable[[Any], bool]) -> float:
         """The latest timestamp that may be released: no partition behind with an empty
         buffer can still deliver a record at or before it."""
         bound = math.inf
         for tp in assigned:
-            if self._buf.get(tp) or caught_up(tp):
+            if self._buf.get(tp) or tp in self._gave_up or caught_up(tp):
                 continue
             bound = min(bound, self._last_ts.get(tp, -math.inf))
         return bound
@@ -116,6 +129,14 @@ class ArrivalMerge:
             if now - self._blocked_since < self.wait_s and len(self) < self.buffer_max:
                 return []
             self.forced += 1
+            if len(self) < self.buffer_max:  # waited in vain: stop waiting for these
+                self._gave_up |= {
+                    tp
+                    for tp in assigned
+                    if not self._buf.get(tp)
+                    and self._last_ts.get(tp, -math.inf) < heads[0][0]
+                    and not caught_up(tp)
+                }
             bound = math.inf  # waited long enough, or holding too much, for the one behind
         self._blocked_since = None
         out: list[tuple[Hashable, Any]] = []

@@ -260,7 +260,6 @@ def run_kafka(
     start = last_data = time.monotonic()
     pending: dict[TopicPartition, int] = {}  # processed, not yet committed: next offset
     seen_next: dict[TopicPartition, int] = {}  # next offset after the last record seen
-    start_at: dict[TopicPartition, int] = {}  # position of an assigned partition not yet read
     # one fetch brings up to 1 MiB per partition, drained a partition at a time by poll:
     # the buffers must hold a few of them for the partitions behind to be reached
     merge = ArrivalMerge(buffer_max=max(4 * batch_max, _ALIGN_BUFFER), wait_s=align_wait_s)
@@ -270,15 +269,14 @@ def run_kafka(
         hw = consumer.highwater(tp)
         if hw is None:
             return False
-        nxt = seen_next.get(tp, start_at.get(tp))
-        if nxt is None:
+        nxt = seen_next.get(tp)
+        if nxt is None:  # nothing read from it yet: where the consumer stands (never waits)
             try:
-                nxt = consumer.position(tp, timeout_ms=100)
+                nxt = consumer.position(tp, timeout_ms=0)
             except (KafkaError, AssertionError):
                 return False
             if nxt is None:
                 return False
-            start_at[tp] = nxt
         return nxt >= hw
 
     def commit(partitions: Sequence[TopicPartition] | None = None) -> None:
@@ -303,11 +301,17 @@ def run_kafka(
     class _Listener(ConsumerRebalanceListener):
         def on_partitions_revoked(self, revoked: Any) -> None:
             commit(list(revoked))
-            merge.drop(revoked)  # buffered, not processed: the next owner reads them again
+            # Buffered records were not processed: rewind to the first of them. A partition
+            # given back to this worker by the same rebalance keeps its position, so without
+            # the seek they would be skipped; one that moves is read from the commit anyway.
+            for tp, first in merge.drop(revoked).items():
+                try:
+                    consumer.seek(tp, first)
+                except (KafkaError, AssertionError) as exc:
+                    log.warning("could not rewind %s to offset %d: %s", tp, first, exc)
             for tp in revoked:
                 pending.pop(tp, None)
                 seen_next.pop(tp, None)
-                start_at.pop(tp, None)
             log.info("partitions revoked: %s", sorted(str(tp) for tp in revoked))
 
         def on_partitions_assigned(self, assigned: Any) -> None:
@@ -356,7 +360,7 @@ def run_kafka(
             merge.add(polled)
             if polled and first_data is None:
                 first_data = now
-            taken = merge.take(batch_max, consumer.assignment(), caught_up, now)
+            taken = merge.take(batch_max, sorted(consumer.assignment()), caught_up, now)
             if not taken:
                 if polled or len(merge):
                     last_data = now

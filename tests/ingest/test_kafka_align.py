@@ -71,6 +71,15 @@ def test_a_partition_that_never_delivers_stops_nothing_for_longer_than_the_wait(
     assert m.take(100, stuck, lambda tp: tp == "inc", now=10.5) == []
     assert _order(m.take(100, stuck, lambda tp: tp == "inc", now=11.2)) == [("inc", 5), ("inc", 6)]
     assert m.forced == 1
+    # waited for in vain once: not waited for again until it delivers
+    m.add({"inc": [Rec(7, 2)]})
+    assert _order(m.take(100, stuck, lambda tp: tp == "inc", now=11.3)) == [("inc", 7)]
+    m.add({"sig": [Rec(8, 0)]})
+    m.add({"inc": [Rec(9, 3)]})
+    # "sig" delivered, so it is waited for again: 9 waits for what "sig" brings next
+    taken = m.take(100, stuck, lambda tp: tp == "inc", now=11.4)
+    assert _order(taken) == [("sig", 8)]
+    assert m.take(100, stuck, lambda tp: tp == "inc", now=11.5) == []
 
 
 def test_limit_and_a_memory_bound_that_does_not_wait() -> None:
@@ -89,7 +98,8 @@ def test_limit_and_a_memory_bound_that_does_not_wait() -> None:
         ("a", 5),
     ]
     assert m.forced == 1
-    assert m.drop(["a"]) == 3 and len(m) == 1  # revoked: forgotten, re-read by the next owner
+    # revoked: forgotten; reading starts again at the first record not processed
+    assert m.drop(["a"]) == {"a": 3} and len(m) == 1 and m.buffered("b") == 1
     with pytest.raises(ValueError, match="buffer_max = 0: expected an integer >= 1"):
         ArrivalMerge(buffer_max=0)
 
