@@ -24,6 +24,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -127,11 +128,24 @@ class LinkModel:
             out.append(Contribution(COPRESENCE, 1.0, extra.get(COPRESENCE, 0.0)))
         return sorted(out, key=lambda c: -abs(c.logit))
 
+    @cached_property
+    def _terms(self) -> tuple[tuple[float, tuple[tuple[str, float], ...]], ...]:
+        """(intercept, (feature, weight) pairs) without and with the co-presence weights,
+        summed once: a province day scores millions of pairs."""
+        base = (self.intercept, tuple((f, self.weights[f]) for f in FEATURES))
+        if not self.copresence:
+            return (base, base)
+        extra = self.copresence
+        co = (
+            self.intercept + extra.get(COPRESENCE, 0.0),
+            tuple((f, self.weights[f] + extra[f]) for f in FEATURES),
+        )
+        return (base, co)
+
     def logit(self, x: Mapping[str, float]) -> float:
-        extra = self._extra(x)
-        z = self.intercept + sum(self.weights[f] * float(x[f]) for f in FEATURES)
-        if extra:
-            z += extra.get(COPRESENCE, 0.0) + sum(extra[f] * float(x[f]) for f in FEATURES)
+        z, terms = self._terms[has_copresence(x)]
+        for f, w in terms:
+            z += w * float(x[f])
         return z
 
     def logits(self, x: np.ndarray) -> np.ndarray:

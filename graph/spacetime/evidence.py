@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 __all__ = ["EvidenceStore", "LinkEvidence", "near_detail"]
 
+_SMALL = 24  # entries up to which a pair is summarised without numpy
+
 log = logging.getLogger(__name__)
 
 _KINDS = {"plate": "vehicle", "phone": "phone", "mac": "mac"}
@@ -336,6 +338,8 @@ class EvidenceStore(Mapping[tuple[str, str], dict[str, LinkEvidence]]):
         rows = self._pairs.get(pair)
         if rows is None:
             return [], 0, None
+        if len(rows) <= _SMALL:
+            return self._summary_small(pair, rows, k)
         table = np.frombuffer(rows.cols, dtype=np.float64).reshape(-1, 3)
         ranked = np.ones(table.shape[0], dtype=bool)
         bridge: LinkEvidence | None = None
@@ -350,6 +354,26 @@ class EvidenceStore(Mapping[tuple[str, str], dict[str, LinkEvidence]]):
         order = np.lexsort((idx, -table[idx, 1]))[:k]
         built = self._build(pair, rows, idx[order].tolist())
         return built, int(idx.size), bridge
+
+    def _summary_small(
+        self, pair: tuple[str, str], rows: _Rows, k: int
+    ) -> tuple[list[LinkEvidence], int, LinkEvidence | None]:
+        """:meth:`summary` for a pair with few entries (most pairs): the same answer in
+        plain Python, without the fixed cost of half a dozen numpy calls."""
+        cols = rows.cols
+        ranked: list[int] = []
+        bridge: LinkEvidence | None = None
+        for r in range(len(rows)):
+            ident = cols[3 * r]
+            if ident < 0:
+                ev = rows.whole[int(-1 - ident)]  # type: ignore[index]
+                if ev is not None and ev.kind == "companion":
+                    if bridge is None or ev.score > bridge.score:
+                        bridge = ev
+                    continue
+            ranked.append(r)
+        ranked.sort(key=lambda r: -cols[3 * r + 1])  # stable: ties stay in stored order
+        return self._build(pair, rows, ranked[:k]), len(ranked), bridge
 
     def _build(
         self, pair: tuple[str, str], rows: _Rows, only: list[int] | None = None

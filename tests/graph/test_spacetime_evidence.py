@@ -84,3 +84,24 @@ def test_the_sentence_is_written_on_first_read() -> None:
         ev.score = 1.0  # type: ignore[misc]
     with pytest.raises(ValueError, match="detail sentence or the windows"):
         LinkEvidence("A", "B", "plate:x", 1.0, None, ev.hit_a, ev.hit_b)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_summary_of_small_and_large_pairs_agree(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plain-Python summary of a pair with few entries gives what the numpy one does."""
+    import graph.spacetime.evidence as evidence
+
+    rng = random.Random(seed)
+    ids = {k: i for i, k in enumerate(ENTITIES)}
+    store = EvidenceStore(ids.get, ENTITIES.__getitem__, SPANS.__getitem__)
+    for _ in range(rng.randrange(5, 60)):
+        store.keep(_evidence(rng.choice([("A", "B"), ("A", "C")]), rng))
+
+    def digest(s: tuple[list[LinkEvidence], int, LinkEvidence | None]) -> tuple:
+        top, n, bridge = s
+        return [(e.entity, e.score) for e in top], n, bridge and (bridge.entity, bridge.score)
+
+    small = [digest(store.summary(*p, 3)) for p in (("A", "B"), ("C", "A"))]
+    monkeypatch.setattr(evidence, "_SMALL", 0)  # every pair through numpy
+    assert [digest(store.summary(*p, 3)) for p in (("A", "B"), ("C", "A"))] == small
+    assert any(n for _, n, _ in small)
