@@ -174,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
     except ConfigError as exc:
-        Console(stderr=True).print(f"[red]configuration error:[/red] {exc}")
+        _print_error("configuration error", exc)
         return 2
     try:
         if args.command == "replay":
@@ -202,9 +202,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_dashboard(settings, args, out)
     except (FileNotFoundError, ValueError) as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}")
+        _print_error("error", exc)
         return 2
     return 2  # pragma: no cover - argparse enforces the command
+
+
+def _print_error(label: str, exc: BaseException) -> None:
+    """One error on stderr: the message as written (no markup read into it, e.g. a value
+    in brackets), not wrapped, so a long path stays whole for the reader and for grep."""
+    from rich.markup import escape
+
+    Console(stderr=True).print(f"[red]{label}:[/red] {escape(str(exc))}", soft_wrap=True)
 
 
 def _cmd_replay(args: argparse.Namespace, settings: Settings, out: Console) -> int:
