@@ -98,11 +98,12 @@ def _embedded_child(path: str, workdir: str, queue: Any) -> None:
             size,
         ):
             t0 = time.perf_counter()
-            runtime.ingestor.process(chunk)
+            runtime.ingestor.process(chunk, durable=False)  # as icc replay and icc run do
             if any(b'"kind": "incident"' in m.raw or b'"kind":"incident"' in m.raw for m in chunk):
                 report_ms.append((time.perf_counter() - t0) * 1000.0)
             done += len(chunk)
             curve.append((time.perf_counter() - start, total - done))
+        runtime.ingestor.sync()
         seconds = time.perf_counter() - start
         series = len(runtime.series)
     finally:

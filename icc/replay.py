@@ -168,8 +168,10 @@ def _replay(
         total, ordered = event_time_order(counted(), work, SPILL_EVERY)
         task = progress.add_task("replay", total=total)
         for chunk in batched(ordered, runtime.settings.batch_size):
-            runtime.ingestor.process(chunk)
+            # each batch's disk sync overlaps reading and applying the next one
+            runtime.ingestor.process(chunk, durable=False)
             progress.advance(task, len(chunk))
+        runtime.ingestor.sync()
     totals = runtime.ingestor.totals
     summary = ReplaySummary(
         received=totals.received - start[0],

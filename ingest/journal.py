@@ -22,9 +22,10 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from ingest.sqlite import SqliteStore
 
@@ -56,9 +57,12 @@ class JournalCommitError(RuntimeError):
     :meth:`Journal.append`): derived state is ahead of the journal until rebuilt."""
 
 
-@dataclass(frozen=True, slots=True)
-class JournalEntry:
-    """One accepted message as stored: its key, kind, event time (epoch s) and raw bytes."""
+class JournalEntry(NamedTuple):
+    """One accepted message as stored: its key, kind, event time (epoch s) and raw bytes.
+
+    A named tuple in the table's column order: a batch of them is the parameter list of
+    the bulk insert as it is (no copy a row), and one is built per message received.
+    """
 
     key: str
     kind: str
@@ -95,6 +99,7 @@ class Journal(SqliteStore):
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         self._executor: ThreadPoolExecutor | None = None
+        self._inflight: Future[object] | None = None  # a commit not waited for yet
         self._conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         self._conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
 
@@ -102,6 +107,8 @@ class Journal(SqliteStore):
         self,
         entries: Sequence[JournalEntry],
         during_commit: Callable[[list[JournalEntry]], None] | None = None,
+        *,
+        wait: bool = True,
     ) -> AppendResult:
         """Store a batch atomically; entries whose key is already stored are duplicates.
 
@@ -113,17 +120,24 @@ class Journal(SqliteStore):
         raises) once both are done. If the commit fails after ``during_commit`` ran,
         :class:`JournalCommitError` says so: whatever ``during_commit`` derived from
         the batch is then ahead of the journal.
+
+        With ``wait=False`` the call returns once ``during_commit`` is done, while the
+        commit may still run: the batch is durable once :meth:`sync` returns, and any
+        later call (which waits for it first) raises :class:`JournalCommitError` if that
+        commit failed. A stream source overlaps the disk sync with reading its next batch
+        this way, and acknowledges a batch to its broker only after :meth:`sync`.
         Complexity: O(n log N) for n entries against N stored.
         """
-        if not entries:
-            if during_commit is not None:
-                during_commit([])
-            return AppendResult(0, 0, None, [])
         sql = (
             "INSERT OR IGNORE INTO journal (key, kind, event_time, payload, source, position)"
             " VALUES (?, ?, ?, ?, ?, ?)"
         )
         with self._lock:
+            self._settle()
+            if not entries:
+                if during_commit is not None:
+                    during_commit([])
+                return AppendResult(0, 0, None, [])
             cur = self._conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
@@ -131,13 +145,7 @@ class Journal(SqliteStore):
                 # then read back what this transaction stored: the rows after the last seq
                 # before it (inside the write transaction: no other writer slips in)
                 before = cur.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0]
-                cur.executemany(
-                    sql,
-                    [
-                        (e.key, e.kind, e.event_time, e.payload, e.source, e.position)
-                        for e in entries
-                    ],
-                )
+                cur.executemany(sql, entries)
                 stored = cur.execute(
                     "SELECT seq, key FROM journal WHERE seq > ? ORDER BY seq", (before,)
                 ).fetchall()
@@ -150,24 +158,39 @@ class Journal(SqliteStore):
             fresh = [by_key[key] for _, key in stored]
             if stored:
                 cur.execute("INSERT OR IGNORE INTO batches (last_seq) VALUES (?)", (stored[-1][0],))
-            if during_commit is None:
+            if during_commit is None and wait:
                 cur.execute("COMMIT")
             else:
                 # sqlite releases the GIL while it syncs: the caller's work overlaps it
-                committing = self._writer().submit(cur.execute, "COMMIT")
+                self._inflight = self._writer().submit(cur.execute, "COMMIT")
                 try:
-                    during_commit(fresh)
+                    if during_commit is not None:
+                        during_commit(fresh)
                 finally:
-                    try:
-                        committing.result()
-                    except sqlite3.Error as exc:
-                        with contextlib.suppress(sqlite3.Error):
-                            cur.execute("ROLLBACK")
-                        raise JournalCommitError(
-                            f"journal commit failed after the batch was applied: {exc}"
-                        ) from exc
+                    if wait:
+                        self._settle()
         first: int | None = int(stored[0][0]) if stored else None
         return AppendResult(len(fresh), len(entries) - len(fresh), first, fresh)
+
+    def sync(self) -> None:
+        """Wait until the last appended batch is durable (see ``append(wait=False)``);
+        raises :class:`JournalCommitError` if its commit failed."""
+        with self._lock:
+            self._settle()
+
+    def _settle(self) -> None:
+        """Wait for a commit still running on the writer thread (the lock is held)."""
+        committing, self._inflight = self._inflight, None
+        if committing is None:
+            return
+        try:
+            committing.result()
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            raise JournalCommitError(
+                f"journal commit failed after the batch was applied: {exc}"
+            ) from exc
 
     def _writer(self) -> ThreadPoolExecutor:
         if self._executor is None:
@@ -177,12 +200,18 @@ class Journal(SqliteStore):
     def batch_ends(self, after_seq: int = 0) -> list[int]:
         """The last seq of every appended batch after ``after_seq``, ascending."""
         with self._lock:
+            self._settle()
             rows = self._conn.execute(
                 "SELECT last_seq FROM batches WHERE last_seq > ? ORDER BY last_seq", (after_seq,)
             ).fetchall()
         return [int(r[0]) for r in rows]
 
     def close(self) -> None:
+        with self._lock:
+            try:
+                self._settle()
+            except JournalCommitError:
+                log.exception("the last batch did not reach the journal before it closed")
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
@@ -201,10 +230,12 @@ class Journal(SqliteStore):
 
     def __len__(self) -> int:
         with self._lock:
+            self._settle()
             return int(self._conn.execute("SELECT COUNT(*) FROM journal").fetchone()[0])
 
     def count_by_kind(self) -> dict[str, int]:
         with self._lock:
+            self._settle()
             rows = self._conn.execute("SELECT kind, COUNT(*) FROM journal GROUP BY kind").fetchall()
         return {kind: int(n) for kind, n in rows}
 
@@ -215,6 +246,7 @@ class Journal(SqliteStore):
         last = after_seq
         while True:
             with self._lock:
+                self._settle()
                 rows = self._conn.execute(
                     "SELECT seq, key, kind, event_time, payload, source, position FROM journal"
                     " WHERE seq > ? ORDER BY seq LIMIT ?",
@@ -229,4 +261,5 @@ class Journal(SqliteStore):
     def keys(self, keys: Iterable[str]) -> set[str]:
         """Which of ``keys`` are stored."""
         with self._lock:
+            self._settle()
             return self._known_keys(list(keys))

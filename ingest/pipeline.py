@@ -117,8 +117,14 @@ class Ingestor:
         self._lock = threading.Lock()
         self._broken: str | None = None  # a failed commit after the sinks had the batch
 
-    def process(self, batch: Sequence[RawMessage]) -> BatchResult:
+    def process(self, batch: Sequence[RawMessage], *, durable: bool = True) -> BatchResult:
         """Process one micro-batch; on return the batch is durable (journal or dead letters).
+
+        With ``durable=False`` it returns as soon as the sinks have the batch, while the
+        journal's disk sync may still run (it overlaps whatever the caller does next:
+        reading the next batch); the batch is durable once :meth:`sync` returns, which a
+        stream source calls before acknowledging it. The next ``process`` waits for it
+        first, so batches stay in order and at most one is not yet durable.
 
         The sinks take the batch while the journal syncs it to disk. Should that commit
         fail, :class:`~ingest.journal.JournalCommitError` is raised, now and for every
@@ -144,10 +150,7 @@ class Ingestor:
             )
             parsed.setdefault(key, msg)
         with self._lock:
-            if self._broken is not None:
-                raise JournalCommitError(
-                    f"{self._broken}; derived state is ahead of the journal: restart to rebuild it"
-                )
+            self._refuse_if_broken()
             self.deadletters.add(rejects)
             fresh: list[Message] = []
 
@@ -158,7 +161,7 @@ class Ingestor:
                     sink.apply(fresh)
 
             try:
-                appended = self.journal.append(entries, during_commit=apply)
+                appended = self.journal.append(entries, during_commit=apply, wait=durable)
             except JournalCommitError as exc:
                 self._broken = str(exc)
                 raise
@@ -172,10 +175,32 @@ class Ingestor:
             settle_garbage()
         return result
 
+    def _refuse_if_broken(self) -> None:
+        if self._broken is not None:
+            raise JournalCommitError(
+                f"{self._broken}; derived state is ahead of the journal: restart to rebuild it"
+            )
+
+    def sync(self) -> None:
+        """Wait until every processed batch is durable (see ``process(durable=False)``).
+
+        Raises :class:`~ingest.journal.JournalCommitError` if the last commit failed; the
+        pipeline then refuses further batches until a restart rebuilds derived state.
+        """
+        with self._lock:
+            self._refuse_if_broken()
+            try:
+                self.journal.sync()
+            except JournalCommitError as exc:
+                self._broken = str(exc)
+                raise
+
     def run(self, messages: Iterable[RawMessage], batch_size: int = 1000) -> IngestTotals:
-        """Feed a whole stream through :meth:`process` in micro-batches."""
+        """Feed a whole stream through :meth:`process` in micro-batches; each batch's disk
+        sync overlaps reading the next one, and the stream is durable on return."""
         for chunk in batched(messages, batch_size):
-            self.process(chunk)
+            self.process(chunk, durable=False)
+        self.sync()
         return self.totals
 
     def rebuild(self, batch_size: int = 5000, breaks: Iterable[int] = ()) -> int:

@@ -68,6 +68,17 @@ def scan_run(ptr, ent, t, q_cps, t0, t1, out_ent, out_cp, out_t, k):  # noqa: AN
 
 
 @njit(cache=True)
+def segment_total(ptr, q_cps):  # noqa: ANN001, ANN201
+    """Rows a run holds at the queried checkpoints (those the run knows)."""
+    n_cp = ptr.shape[0] - 1
+    total = 0
+    for c in q_cps:
+        if c < n_cp:
+            total += ptr[c + 1] - ptr[c]
+    return total
+
+
+@njit(cache=True)
 def scan_tail(cp, ent, t, n, mark, t0, t1, out_ent, out_cp, out_t, k):  # noqa: ANN001, ANN201
     """Append unsorted tail rows whose checkpoint is marked and t0 <= t <= t1; returns new k."""
     m = mark.shape[0]

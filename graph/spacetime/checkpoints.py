@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,10 +95,11 @@ SIGMA_LEVELS_M = (2000.0, 4000.0, 8000.0, 16000.0, 32000.0, 64000.0)
 
 def _gauss_matrix(n: int, sigma_cells: float) -> np.ndarray:
     """The n x n matrix of a centred Gaussian convolution truncated at 5.5 sigma."""
-    d = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :]).astype(np.float64)
-    k = np.exp(-(d**2) / (2.0 * sigma_cells**2))
+    d = np.arange(n, dtype=np.float64)
+    k = np.exp(-(d**2) / (2.0 * sigma_cells**2))  # by distance in cells: one exp per distance
     k[d > math.ceil(5.5 * sigma_cells)] = 0.0
-    return k
+    steps = np.arange(n)
+    return k[np.abs(steps[:, None] - steps[None, :])]
 
 
 def _blur(counts: np.ndarray, sigma_cells: float) -> np.ndarray:
@@ -154,6 +156,30 @@ class CheckpointRegistry:
         self._grid = None
         self._cell_counts = None
         return ident
+
+    def register_many(
+        self, names: Sequence[str], lons: Sequence[float], lats: Sequence[float]
+    ) -> np.ndarray:
+        """Ids of many checkpoints (int32), as :meth:`register` gives them one by one.
+
+        Known names cost a dictionary lookup each; their reported positions are checked
+        against the registered ones in one vectorised comparison (moved ones are logged
+        as :meth:`register` logs them). O(n).
+        """
+        get = self.names.get
+        ids = [get(name) for name in names]
+        fresh = [i for i, ident in enumerate(ids) if ident is None]
+        for i in fresh:
+            ids[i] = self.register(names[i], lons[i], lats[i])  # in order: repeats reuse it
+        out = np.asarray(ids, dtype=np.int32)
+        if out.size and len(fresh) < out.size:
+            lon0, lat0, _, _ = self.arrays
+            moved = (np.abs(lon0[out] - np.asarray(lons, dtype=np.float64)) > 0.001) | (
+                np.abs(lat0[out] - np.asarray(lats, dtype=np.float64)) > 0.001
+            )
+            for i in np.flatnonzero(moved).tolist():
+                self.register(names[i], lons[i], lats[i])  # logs the reported position
+        return out
 
     def id_of(self, name: str) -> int:
         """The id of a known checkpoint; ``KeyError`` naming it if it was never registered."""

@@ -29,7 +29,7 @@ import datetime as dt
 import heapq
 import logging
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -152,18 +152,57 @@ class CoPresence:
         epoch_s: np.ndarray,
     ) -> list[LinkEvidence]:
         """Index a batch of sightings; returns link evidence created by late ones."""
-        keys = [entity_key(k, v) for k, v in zip(kinds, entities, strict=True)]
-        if not keys:
-            return []
-        ent = self.entities.intern_many(keys)
-        cp = np.asarray(
-            [self.checkpoints.register(n, lon, lat) for n, lon, lat in checkpoints], dtype=np.int32
+        cps = list(checkpoints)
+        return self.add_sighting_columns(
+            list(kinds),
+            list(entities),
+            [c[0] for c in cps],
+            [c[1] for c in cps],
+            [c[2] for c in cps],
+            epoch_s,
         )
-        if cp.shape != ent.shape:
-            raise ValueError(f"{len(keys)} entities but {cp.size} checkpoints in one batch")
+
+    def entity_ids(self, kinds: Sequence[str], values: Sequence[str]) -> np.ndarray:
+        """Interned ids (int32) of entities as sensors report them (see :func:`entity_key`).
+
+        A value already in its normal form (an ANPR plate, a phone in digits: nearly all
+        of them) is found by its key directly; others are normalised first. The two agree
+        because normalising is idempotent: if ``kind:value`` is a known key, ``value`` is
+        some entity's normal form and normalises to itself.
+        """
+        if len(kinds) != len(values):
+            raise ValueError(f"{len(kinds)} entity kinds but {len(values)} entities")
+        get = self.entities.get
+        intern = self.entities.intern
+        out = []
+        for kind, value in zip(kinds, values, strict=True):
+            ident = get(kind + ":" + value)
+            if ident is None:
+                ident = intern(entity_key(kind, value))
+            out.append(ident)
+        return np.asarray(out, dtype=np.int32)
+
+    def add_sighting_columns(
+        self,
+        kinds: Sequence[str],
+        entities: Sequence[str],
+        checkpoint_ids: Sequence[str],
+        lons: Sequence[float],
+        lats: Sequence[float],
+        epoch_s: np.ndarray,
+    ) -> list[LinkEvidence]:
+        """:meth:`add_sightings` with the checkpoints as three columns (no tuple a row)."""
+        ent = self.entity_ids(kinds, entities)
+        if not ent.size:
+            return []
+        if not len(checkpoint_ids) == len(lons) == len(lats) == ent.size:
+            raise ValueError(
+                f"{ent.size} entities but {len(checkpoint_ids)} checkpoints in one batch"
+            )
+        cp = self.checkpoints.register_many(checkpoint_ids, lons, lats)
         epoch = np.asarray(epoch_s, dtype=np.float64)
         if epoch.shape != ent.shape:
-            raise ValueError(f"{len(keys)} entities but {epoch.size} times in one batch")
+            raise ValueError(f"{ent.size} entities but {epoch.size} times in one batch")
         holdable = (epoch >= BASE_EPOCH) & (epoch < BASE_EPOCH + 2**31 - 1)
         if not holdable.all():
             # a sensor clock reset to 1970 must not stop the pipeline: count and skip

@@ -105,10 +105,12 @@ class SpaceTimeSink:
     def _sightings(self, run: list[Sighting]) -> None:
         if not run:
             return
-        found = self.core.add_sightings(
+        found = self.core.add_sighting_columns(
             [s.entity_kind for s in run],
             [s.entity for s in run],
-            [(s.checkpoint_id, s.lon, s.lat) for s in run],
+            [s.checkpoint_id for s in run],
+            [s.lon for s in run],
+            [s.lat for s in run],
             np.fromiter((s.at.timestamp() for s in run), dtype=np.float64, count=len(run)),
         )
         self._keep(found)

@@ -5,12 +5,14 @@
 
 1. ``poll(max_records=batch_max)``: one bounded micro-batch;
 2. :meth:`ingest.pipeline.Ingestor.process`: validate, dead-letter, journal,
-   apply. When it returns, the batch is durable in the SQLite journal (or the
-   dead-letter store);
+   apply (``durable=False``: the journal's disk sync of the batch runs on its
+   writer thread while the loop goes on to the next poll);
 3. every rejected message is also produced to ``icc.deadletter`` (raw bytes as
    the value, headers ``error``, ``source_topic``, ``source_partition``,
    ``source_offset``) and the producer is flushed;
-4. only then are the batch's offsets committed, synchronously.
+4. after the next poll, :meth:`~ingest.pipeline.Ingestor.sync` waits until the
+   batch is durable in the SQLite journal, and only then are its offsets
+   committed, synchronously.
 
 Exactly-once *effect*: a crash between 2 and 4 re-delivers the batch on
 restart, and the journal absorbs the repeats (unique ``report_id`` /
@@ -19,8 +21,8 @@ once. The dead-letter store is idempotent too (fingerprint of topic/partition,
 offset and bytes); the ``icc.deadletter`` *topic* is at-least-once (a
 re-delivered reject is produced again).
 
-Rebalances: the :class:`ConsumerRebalanceListener` commits what has been
-processed for the revoked partitions. The loop is single-threaded and processes
+Rebalances: the :class:`ConsumerRebalanceListener` waits for the last batch to be
+durable and commits what has been processed for the revoked partitions. The loop is single-threaded and processes
 a batch completely before polling again, so nothing is ever half-processed when
 a rebalance callback runs. kafka-python heartbeats from its own background
 thread; nothing heavy runs there. ``max_poll_interval_ms`` (5 min) is far above
@@ -258,7 +260,9 @@ def run_kafka(
     stats = RunStats()
     joined = threading.Event()
     start = last_data = time.monotonic()
-    pending: dict[TopicPartition, int] = {}  # processed, not yet committed: next offset
+    pending: dict[TopicPartition, int] = {}  # durable, not yet committed: next offset
+    #: processed, its journal commit (disk sync) may still run: next offset
+    inflight: dict[TopicPartition, int] = {}
     seen_next: dict[TopicPartition, int] = {}  # next offset after the last record seen
     # one fetch brings up to 1 MiB per partition, drained a partition at a time by poll:
     # the buffers must hold a few of them for the partitions behind to be reached
@@ -298,8 +302,20 @@ def run_kafka(
             if pending.get(tp) == off:
                 del pending[tp]
 
+    def settle() -> None:
+        """Wait for the last batch's disk sync, then commit the offsets it completes."""
+        if inflight:
+            ingestor.sync()
+            pending.update(inflight)
+            inflight.clear()
+        commit()
+
     class _Listener(ConsumerRebalanceListener):
         def on_partitions_revoked(self, revoked: Any) -> None:
+            if inflight:
+                ingestor.sync()
+                pending.update(inflight)
+                inflight.clear()
             commit(list(revoked))
             # Buffered records were not processed: rewind to the first of them. A partition
             # given back to this worker by the same rebalance keeps its position, so without
@@ -352,6 +368,7 @@ def run_kafka(
     try:
         while not stop.is_set():
             polled = consumer.poll(timeout_ms=100 if len(merge) else 500, max_records=batch_max)
+            settle()  # the poll overlapped the previous batch's disk sync
             t0 = time.perf_counter()
             now = time.monotonic()
             for tp, records in polled.items():
@@ -387,7 +404,7 @@ def run_kafka(
                 where[(source, str(rec.offset))] = (rec.key, tp.topic, tp.partition, rec.offset)
                 done[tp] = rec.offset + 1
             tap.captured.clear()
-            result = ingestor.process(batch)
+            result = ingestor.process(batch, durable=False)  # durable at the next settle()
             if tap.captured:
                 if producer is None:
                     producer = KafkaProducer(
@@ -407,8 +424,7 @@ def run_kafka(
                     ]
                     producer.send(DEADLETTER, value=letter.raw, key=key, headers=headers)
                 producer.flush()
-            pending.update(done)
-            commit()
+            inflight.update(done)
             stats.batch_latencies_ms.append((time.perf_counter() - t0) * 1000.0)
             stats.batches += 1
             stats.active_seconds = time.monotonic() - (first_data or now)
@@ -423,7 +439,7 @@ def run_kafka(
         stats.seconds = time.monotonic() - start
         ingestor.deadletters = tap.store
         try:
-            commit()
+            settle()
         finally:
             if producer is not None:
                 producer.close(timeout=10)

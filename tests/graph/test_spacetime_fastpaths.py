@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
+import logging
 
-from graph.spacetime.entities import EntityStats
+import numpy as np
+import pytest
+
+from graph.spacetime.checkpoints import CheckpointRegistry
+from graph.spacetime.copresence import CoPresence
+from graph.spacetime.entities import EntityStats, entity_key
 
 
 def _stats() -> EntityStats:
@@ -43,3 +48,38 @@ def test_is_fleet_with_a_given_rate_equals_without() -> None:
     np.testing.assert_array_equal(
         stats.is_fleet(ent, stats.rate_per_hour(ent)), stats.is_fleet(ent)
     )
+
+
+def test_entity_ids_of_reported_forms_equal_their_normalised_keys() -> None:
+    core = CoPresence()
+    kinds = ["plate", "plate", "phone", "phone", "mac", "mac", "plate"]
+    values = [
+        "浙B12345",
+        "浙b·12345",  # a reader's dot and lower case: the same plate
+        "13812345678",
+        "+86 138-1234-5678",
+        "AA-BB-CC-DD-EE-FF",
+        "aa:bb:cc:dd:ee:ff",
+        "浙A00001",
+    ]
+    fast = core.entity_ids(kinds, values)
+    plain = [core.entities.get(entity_key(k, v)) for k, v in zip(kinds, values, strict=True)]
+    assert fast.tolist() == plain
+    assert fast[0] == fast[1] and fast[2] == fast[3] and fast[4] == fast[5]
+    assert len(set(fast.tolist())) == 4
+
+
+def test_register_many_equals_register_and_logs_a_moved_checkpoint(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    one, many = CheckpointRegistry(), CheckpointRegistry()
+    names = ["cp1", "cp2", "cp1", "cp3", "cp2"]
+    lons = [120.1, 120.2, 120.1, 120.3, 120.2]
+    lats = [30.1, 30.2, 30.1, 30.3, 30.2]
+    expected = [one.register(n, lo, la) for n, lo, la in zip(names, lons, lats, strict=True)]
+    assert many.register_many(names, lons, lats).tolist() == expected
+    with caplog.at_level(logging.WARNING, logger="graph.spacetime.checkpoints"):
+        ids = many.register_many(["cp3", "cp1"], [120.3, 120.5], [30.3, 30.1])
+    assert ids.tolist() == [expected[3], expected[0]]  # a moved camera keeps its first place
+    assert "checkpoint cp1 reported at (120.50000" in caplog.text
+    assert "cp3" not in caplog.text

@@ -45,14 +45,27 @@ def test_sinks_get_only_fresh_messages_and_the_batch_is_durable(tmp_path: Path) 
 class _FailingJournal:
     """A journal whose commit fails after the sinks had the batch (a full disk, say)."""
 
+    def __init__(self) -> None:
+        self.failed = False
+
     def append(
         self,
         entries: Sequence[JournalEntry],
         during_commit: Callable[[list[JournalEntry]], None] | None = None,
+        *,
+        wait: bool = True,
     ) -> AppendResult:
+        self.sync()
         if during_commit is not None:
             during_commit(list(entries))
-        raise JournalCommitError("journal commit failed after the batch was applied: disk I/O")
+        self.failed = True
+        if wait:
+            self.sync()
+        return AppendResult(len(entries), 0, 1, list(entries))
+
+    def sync(self) -> None:
+        if self.failed:
+            raise JournalCommitError("journal commit failed after the batch was applied: disk I/O")
 
 
 def test_a_failed_commit_refuses_every_later_batch(tmp_path: Path) -> None:
@@ -63,6 +76,39 @@ def test_a_failed_commit_refuses_every_later_batch(tmp_path: Path) -> None:
     with pytest.raises(JournalCommitError, match="restart to rebuild"):
         ing.process([_raw(2)])
     assert sink.batches == [["sighting:s1"]]  # the second batch never reached the sinks
+
+
+def test_a_deferred_commit_that_fails_is_reported_and_refuses_later_batches(
+    tmp_path: Path,
+) -> None:
+    sink = _Recorder()
+    ing = Ingestor(_FailingJournal(), DeadLetterStore(tmp_path / "d.sqlite"), [sink])  # type: ignore[arg-type]
+    ing.process([_raw(1)], durable=False)  # applied; its disk sync still runs
+    with pytest.raises(JournalCommitError, match="disk I/O"):
+        ing.sync()  # what a source calls before acknowledging the batch
+    with pytest.raises(JournalCommitError, match="restart to rebuild"):
+        ing.process([_raw(2)], durable=False)
+    assert sink.batches == [["sighting:s1"]]
+
+
+def test_deferred_batches_are_durable_after_sync_and_stay_idempotent(tmp_path: Path) -> None:
+    sink = _Recorder()
+    journal = Journal(tmp_path / "j.sqlite")
+    ing = Ingestor(journal, DeadLetterStore(tmp_path / "d.sqlite"), [sink])
+    ing.process([_raw(1), _raw(2)], durable=False)
+    result = ing.process([_raw(2), _raw(3)], durable=False)  # waits for the first commit
+    ing.sync()
+    assert (result.accepted, result.duplicates) == (1, 1)
+    assert sink.batches == [["sighting:s1", "sighting:s2"], ["sighting:s3"]]
+    other = Journal(tmp_path / "j.sqlite")  # another connection sees every batch
+    assert [e.key for _, e in other.iter_entries()] == [
+        "sighting:s1",
+        "sighting:s2",
+        "sighting:s3",
+    ]
+    assert len(journal.batch_ends()) == 2  # a restart replays the same two batches
+    other.close()
+    journal.close()
 
 
 def test_stream_gc_raises_the_threshold_and_restores_it() -> None:
