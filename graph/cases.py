@@ -96,23 +96,34 @@ class CaseBook:
         """Fold a batch of newly accepted messages into the case registry."""
         if not messages:
             return
-        incidents = [m for m in messages if isinstance(m, Incident)]
-        counties = self.index.counties_of([m.lon for m in incidents], [m.lat for m in incidents])
+        incidents: list[Incident] = []
+        teams: list[TeamStatus] = []
+        sighted: list[str] = []
+        for msg in messages:
+            if isinstance(msg, Sighting):
+                sighted.append(msg.entity_kind)
+            elif isinstance(msg, Incident):
+                incidents.append(msg)
+            else:
+                teams.append(msg)
+        latest = max(m.event_time for m in messages)
+        counties = (
+            self.index.counties_of([m.lon for m in incidents], [m.lat for m in incidents])
+            if incidents
+            else ()
+        )
         with self._lock:
             for msg, county in zip(incidents, counties, strict=True):
                 self._add_report(msg, int(county))
-            for msg in messages:
-                if isinstance(msg, Sighting):
-                    self._sightings[msg.entity_kind] += 1
-                elif isinstance(msg, TeamStatus):
-                    prev = self._teams.get(msg.team_id)
-                    if prev is None or prev.at <= msg.at:
-                        self._teams[msg.team_id] = TeamPosition(
-                            msg.team_id, msg.status, msg.lon, msg.lat, msg.at
-                        )
-                t = msg.event_time
-                if self._latest is None or t > self._latest:
-                    self._latest = t
+            self._sightings.update(sighted)
+            for team in teams:
+                prev = self._teams.get(team.team_id)
+                if prev is None or prev.at <= team.at:
+                    self._teams[team.team_id] = TeamPosition(
+                        team.team_id, team.status, team.lon, team.lat, team.at
+                    )
+            if self._latest is None or latest > self._latest:
+                self._latest = latest
             self._version += 1
 
     def _add_report(self, msg: Incident, county: int) -> None:

@@ -121,3 +121,20 @@ def standing_matches(cp, t, w_ptr, w_t0, w_t1):  # noqa: ANN001, ANN201
                     w_idx[k] = j
                     k += 1
     return s_idx, w_idx
+
+
+@njit(cache=True)
+def correlate_rows(a, k):  # noqa: ANN001, ANN201
+    """``out[i, j] = sum_d k[d] * a[i + d - r, j]`` with zeros outside ``a`` (r = len(k) // 2):
+    a 1-D correlation down the rows of a C-ordered 2-D array."""
+    ny, nx = a.shape
+    r = k.shape[0] // 2
+    out = np.zeros((ny, nx))
+    for i in range(ny):
+        for d in range(k.shape[0]):
+            src = i + d - r
+            if 0 <= src < ny:
+                w = k[d]
+                for j in range(nx):
+                    out[i, j] += w * a[src, j]
+    return out
