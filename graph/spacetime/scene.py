@@ -136,24 +136,22 @@ def _own_blocks(
     """On how many of the previous ``days`` days each entity was at the scene's checkpoints
     in each of the window's time-of-day blocks, and how many of those days the index holds.
 
-    ``ents`` are distinct entity ids; the answer is an ``(len(ents), len(blocks))`` count.
+    ``ents`` are distinct entity ids in ascending order; the answer is an ``(len(ents), len(blocks))`` count.
     A presence that ``excused(ents, t0, t1)`` explains (the entity was then near
     another case's scene) is not habit: a serial offender's earlier visits to
     nearby scenes must not make its later visits look ordinary.
     """
     counts = np.zeros((ents.size, blocks.size), dtype=np.int64)
     available = 0
-    pos = np.full(int(ents.max()) + 1 if ents.size else 1, -1, dtype=np.int64)
-    pos[ents] = np.arange(ents.size)
     for k, t0, t1 in _held_days(index, w, days):
         available += 1
         seen, _, seen_t = index.query(w.cps, t0, t1)
-        if not seen.size:
+        if not seen.size or not ents.size:
             continue
-        inside = seen < pos.shape[0]
-        seen, seen_t = seen[inside], seen_t[inside]
-        row = pos[seen]
-        keep = row >= 0
+        # rows of ``ents`` (sorted, distinct) by binary search: a lookup table as long as
+        # the largest entity id cost a province-sized allocation per query
+        row = np.minimum(np.searchsorted(ents, seen), ents.size - 1)
+        keep = ents[row] == seen
         row, seen_t = row[keep], seen_t[keep]
         if not row.size:
             continue
