@@ -253,8 +253,8 @@ class EvidenceStore(Mapping[tuple[str, str], dict[str, LinkEvidence]]):
 
     def put(self, pair: tuple[str, str], entity: str, ev: LinkEvidence | None) -> bool:
         """Replace the pair's evidence through ``entity`` by ``ev`` whatever its score, or
-        withdraw it (``ev`` None). True if something changed (a withdrawal of nothing is no
-        change)."""
+        withdraw it (``ev`` None). True if something changed (a withdrawal of nothing, or
+        evidence equal to what is stored, is no change)."""
         rows = self._pairs.get(pair)
         if ev is None:
             if rows is None:
@@ -271,7 +271,21 @@ class EvidenceStore(Mapping[tuple[str, str], dict[str, LinkEvidence]]):
             raise ValueError(f"evidence for {ev.pair}/{ev.entity} put under {pair}/{entity}")
         if rows is None:
             rows = self._pairs[pair] = _Rows()
-        self._write(rows, self._row(rows, ev), ev)
+        row = self._row(rows, ev)
+        if (
+            row >= 0
+            and ev.ent_id >= 0
+            and ev._spans is not None  # its sentence is written from the fields compared
+            and rows.cols[3 * row] == ev.ent_id
+            and rows.cols[3 * row + 1] == ev.score
+            and rows.cols[3 * row + 2] == ev.near
+            and rows.hits[2 * row] == ev.hit_a
+            and rows.hits[2 * row + 1] == ev.hit_b
+        ):
+            # the same evidence again (a scene judged again, unchanged: most of them): no
+            # change, so the pair is not scored and written again downstream
+            return False
+        self._write(rows, row, ev)
         return True
 
     def _find(self, rows: _Rows, entity: str, ident: int | None) -> int:
