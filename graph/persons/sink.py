@@ -14,7 +14,7 @@ import threading
 from collections.abc import Sequence
 
 from graph.persons.resolver import PersonResolver, person_evidence
-from ingest.models import Incident, Message
+from ingest.models import Incident, Message, PersonMention
 
 __all__ = ["PersonSink"]
 
@@ -34,24 +34,30 @@ class PersonSink:
         self._lock = threading.RLock()
 
     def apply(self, messages: Sequence[Message]) -> None:
+        mentions: list[PersonMention] = []
+        cases: list[str] = []
+        for msg in messages:
+            if isinstance(msg, Incident):
+                for person in msg.persons:
+                    if person.role in self.roles:
+                        mentions.append(person)
+                        cases.append(msg.case)
+        if not mentions:
+            return
         with self._lock:
-            for msg in messages:
-                if not isinstance(msg, Incident):
-                    continue
-                mentions = [p for p in msg.persons if p.role in self.roles]
-                if not mentions:
-                    continue
-                for resolution in self.resolver.resolve(mentions, [msg.case] * len(mentions)):
-                    for case_a, case_b, nats, sentence in person_evidence(
-                        resolution, roles=self.roles
-                    ):
-                        if case_a == case_b:
-                            continue
-                        pair = (case_a, case_b) if case_a < case_b else (case_b, case_a)
-                        old = self.evidence.get(pair)
-                        if old is None or nats > old[0]:
-                            self.evidence[pair] = (nats, sentence)
-                            self._changed.add(pair)
+            # one call for the batch's reports: the resolver takes a batch in order, equal
+            # to one report at a time, with one comparison pass
+            for resolution in self.resolver.resolve(mentions, cases):
+                for case_a, case_b, nats, sentence in person_evidence(
+                    resolution, roles=self.roles
+                ):
+                    if case_a == case_b:
+                        continue
+                    pair = (case_a, case_b) if case_a < case_b else (case_b, case_a)
+                    old = self.evidence.get(pair)
+                    if old is None or nats > old[0]:
+                        self.evidence[pair] = (nats, sentence)
+                        self._changed.add(pair)
 
     def drain_changed(self) -> set[tuple[str, str]]:
         with self._lock:
