@@ -395,13 +395,14 @@ def run_kafka(
                 continue
             last_data = now
             batch: list[RawMessage] = []
-            where: dict[tuple[str, str], tuple[bytes | None, str, int, int]] = {}
             done: dict[TopicPartition, int] = {}
+            sources: dict[TopicPartition, str] = {}
             for tp, rec in taken:
-                source = f"kafka:{tp.topic}/{tp.partition}"
+                source = sources.get(tp)
+                if source is None:
+                    source = sources[tp] = f"kafka:{tp.topic}/{tp.partition}"
                 raw = rec.value if rec.value is not None else b""
                 batch.append(RawMessage(raw, source, str(rec.offset)))
-                where[(source, str(rec.offset))] = (rec.key, tp.topic, tp.partition, rec.offset)
                 done[tp] = rec.offset + 1
             tap.captured.clear()
             result = ingestor.process(batch, durable=False)  # durable at the next settle()
@@ -414,6 +415,10 @@ def run_kafka(
                         max_request_size=_FETCH_MAX_BYTES,
                         client_id=f"icc-deadletter-{os.getpid()}",
                     )
+                where = {  # built only for a batch with rejects: the record behind each
+                    (sources[tp], str(rec.offset)): (rec.key, tp.topic, tp.partition, rec.offset)
+                    for tp, rec in taken
+                }
                 for letter in tap.captured:
                     key, topic, partition, offset = where[(letter.source, letter.position)]
                     headers = [
