@@ -100,6 +100,7 @@ class Journal(SqliteStore):
         super().__init__(path)
         self._executor: ThreadPoolExecutor | None = None
         self._inflight: Future[object] | None = None  # a commit not waited for yet
+        self._failure: str | None = None  # a commit that failed (see _settle)
         self._conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         self._conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
 
@@ -133,7 +134,7 @@ class Journal(SqliteStore):
             " VALUES (?, ?, ?, ?, ?, ?)"
         )
         with self._lock:
-            self._settle()
+            self._settle(raise_failure=True)
             if not entries:
                 if during_commit is not None:
                     during_commit([])
@@ -168,7 +169,7 @@ class Journal(SqliteStore):
                         during_commit(fresh)
                 finally:
                     if wait:
-                        self._settle()
+                        self._settle(raise_failure=True)
         first: int | None = int(stored[0][0]) if stored else None
         return AppendResult(len(fresh), len(entries) - len(fresh), first, fresh)
 
@@ -176,21 +177,26 @@ class Journal(SqliteStore):
         """Wait until the last appended batch is durable (see ``append(wait=False)``);
         raises :class:`JournalCommitError` if its commit failed."""
         with self._lock:
-            self._settle()
+            self._settle(raise_failure=True)
 
-    def _settle(self) -> None:
-        """Wait for a commit still running on the writer thread (the lock is held)."""
+    def _settle(self, *, raise_failure: bool = False) -> None:
+        """Wait for a commit still running on the writer thread (the lock is held).
+
+        A failed commit is remembered: every later append and sync raises it (so the
+        writer learns of it even when a reader's call waited for that commit first);
+        reads go on against what is stored.
+        """
         committing, self._inflight = self._inflight, None
-        if committing is None:
-            return
-        try:
-            committing.result()
-        except sqlite3.Error as exc:
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.execute("ROLLBACK")
-            raise JournalCommitError(
-                f"journal commit failed after the batch was applied: {exc}"
-            ) from exc
+        if committing is not None:
+            try:
+                committing.result()
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                self._failure = f"journal commit failed after the batch was applied: {exc}"
+                log.error("%s", self._failure)
+        if raise_failure and self._failure is not None:
+            raise JournalCommitError(self._failure)
 
     def _writer(self) -> ThreadPoolExecutor:
         if self._executor is None:
@@ -208,10 +214,7 @@ class Journal(SqliteStore):
 
     def close(self) -> None:
         with self._lock:
-            try:
-                self._settle()
-            except JournalCommitError:
-                log.exception("the last batch did not reach the journal before it closed")
+            self._settle()  # a failure is logged there
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None

@@ -48,9 +48,7 @@ class PersonSink:
             # one call for the batch's reports: the resolver takes a batch in order, equal
             # to one report at a time, with one comparison pass
             for resolution in self.resolver.resolve(mentions, cases):
-                for case_a, case_b, nats, sentence in person_evidence(
-                    resolution, roles=self.roles
-                ):
+                for case_a, case_b, nats, sentence in person_evidence(resolution, roles=self.roles):
                     if case_a == case_b:
                         continue
                     pair = (case_a, case_b) if case_a < case_b else (case_b, case_a)

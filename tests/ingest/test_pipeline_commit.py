@@ -116,3 +116,29 @@ def test_stream_gc_raises_the_threshold_and_restores_it() -> None:
     with stream_gc():
         assert gc.get_threshold()[0] >= STREAM_GC_THRESHOLD
     assert gc.get_threshold() == thresholds
+
+
+def test_a_real_deferred_commit_failure_reaches_the_writer_even_after_a_reader_waited(
+    tmp_path: Path,
+) -> None:
+    """A commit that SQLite itself refuses (a deferred foreign key checked at COMMIT, as a
+    full disk would fail it): a reader that waits for it first does not swallow it."""
+    journal = Journal(tmp_path / "j.sqlite")
+    journal._conn.execute("PRAGMA foreign_keys=ON")
+    journal._conn.executescript(
+        """
+        CREATE TABLE parent (id INTEGER PRIMARY KEY);
+        CREATE TABLE guard (p INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);
+        CREATE TRIGGER orphan AFTER INSERT ON journal BEGIN INSERT INTO guard VALUES (1); END;
+        """
+    )
+    sink = _Recorder()
+    ing = Ingestor(journal, DeadLetterStore(tmp_path / "d.sqlite"), [sink])
+    ing.process([_raw(1)], durable=False)  # applied; the commit fails on the writer thread
+    assert len(journal) == 0  # a reader (status, metrics) waits for it, sees nothing stored
+    with pytest.raises(JournalCommitError, match="FOREIGN KEY"):
+        ing.sync()
+    with pytest.raises(JournalCommitError, match="restart to rebuild"):
+        ing.process([_raw(2)], durable=False)
+    assert sink.batches == [["sighting:s1"]]
+    journal.close()
