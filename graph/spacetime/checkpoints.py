@@ -175,7 +175,7 @@ class CheckpointRegistry:
         against the registered ones in one vectorised comparison (moved ones are logged
         as :meth:`register` logs them). O(n).
         """
-        get = self.names.get
+        get = self.names.ids.get
         ids = [get(name) for name in names]
         fresh = [i for i, ident in enumerate(ids) if ident is None]
         for i in fresh:

@@ -100,6 +100,8 @@ def _label(key: str) -> str:
     return key.split(":", 1)[1]
 
 
+#: reported entity forms remembered by :meth:`CoPresence.entity_ids` (~100 bytes each)
+RAW_IDS_MAX = 500_000
 #: how long closed windows may stay in the standing lookup before it is rebuilt (stream s)
 STANDING_REBUILD_S = 3600
 
@@ -127,6 +129,8 @@ class CoPresence:
         self.history_days = history_days
         self.max_window_h = max_window_h
         self.cases: dict[str, _Case] = {}
+        #: reported entity forms that are not normal forms -> entity id (see entity_ids)
+        self._raw_ids: dict[str, int] = {}
         self.near: dict[int, dict[str, Hit]] = {}  # entity -> case -> hit
         self._windows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         #: cases whose windows may still be open, in the order they were added (closed ones
@@ -168,20 +172,28 @@ class CoPresence:
     def entity_ids(self, kinds: Sequence[str], values: Sequence[str]) -> np.ndarray:
         """Interned ids (int32) of entities as sensors report them (see :func:`entity_key`).
 
-        A value already in its normal form (an ANPR plate, a phone in digits: nearly all
-        of them) is found by its key directly; others are normalised first. The two agree
+        A value already in its normal form (an ANPR plate, a phone in digits) is found by
+        its key directly; other reported forms ("+86 138-...") are normalised once and
+        remembered (up to ``RAW_IDS_MAX`` forms, then forgotten at once). The two agree
         because normalising is idempotent: if ``kind:value`` is a known key, ``value`` is
         some entity's normal form and normalises to itself.
         """
         if len(kinds) != len(values):
             raise ValueError(f"{len(kinds)} entity kinds but {len(values)} entities")
-        get = self.entities.get
+        get = self.entities.ids.get
         intern = self.entities.intern
+        raw = self._raw_ids
         out = []
         for kind, value in zip(kinds, values, strict=True):
-            ident = get(kind + ":" + value)
+            key = kind + ":" + value
+            ident = get(key)
             if ident is None:
-                ident = intern(entity_key(kind, value))
+                ident = raw.get(key)
+                if ident is None:
+                    ident = intern(entity_key(kind, value))
+                    if len(raw) >= RAW_IDS_MAX:
+                        raw.clear()  # bounded memory; busy forms come back at once
+                    raw[key] = ident
             out.append(ident)
         return np.asarray(out, dtype=np.int32)
 

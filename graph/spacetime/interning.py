@@ -11,7 +11,7 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -46,6 +46,12 @@ class Interner:
                 ident = self.intern(v)
             out.append(ident)
         return np.asarray(out, dtype=np.int32)
+
+    @property
+    def ids(self) -> Mapping[str, int]:
+        """The value -> id map itself (read it, never change it: :meth:`intern` does), for
+        loops that look up many values at dictionary speed."""
+        return self._ids
 
     def get(self, value: str) -> int | None:
         """The id of ``value`` if it has been interned, else None."""
