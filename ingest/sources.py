@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ingest.models import ContractError, parse_message
 
@@ -20,9 +20,12 @@ __all__ = ["RawMessage", "read_jsonl", "sort_by_event_time", "batched"]
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class RawMessage:
-    """Bytes of one message and its position (``file:PATH`` + line, ``kafka:TOPIC/P`` + offset)."""
+class RawMessage(NamedTuple):
+    """Bytes of one message and its position (``file:PATH`` + line, ``kafka:TOPIC/P`` + offset).
+
+    A named tuple: one is made per message received, and a tuple is made in a third of
+    the time of a frozen dataclass.
+    """
 
     raw: bytes
     source: str
