@@ -47,3 +47,28 @@ def test_stream_quick_json(tmp_path: Path) -> None:
         assert math.isfinite(value)
     assert json.loads((tmp_path / "stream.json").read_text(encoding="utf-8")) == result
     assert (tmp_path / "stream.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_the_stream_delivers_each_report_when_the_sightings_reach_its_time() -> None:
+    """A report arrives after what it reports: the sightings before it in the stream are
+    all earlier than its ``reported_at``, and the next one reaches that time (none of the
+    sightings of its own occurrence window comes after it, except late ones)."""
+    from bench.stream import make_stream
+
+    msgs = [json.loads(line) for line in make_stream(3000)]
+    clock = [-math.inf]  # the latest sighting time up to each position
+    for m in msgs:
+        clock.append(max(clock[-1], _epoch(m["at"])) if m["kind"] == "sighting" else clock[-1])
+    reports = [i for i, m in enumerate(msgs) if m["kind"] == "incident"]
+    assert len(reports) == 30 and len(msgs) == 3030
+    for i in reports:
+        reported = _epoch(msgs[i]["reported_at"])
+        assert clock[i] < reported  # nothing read so far is later than the report
+        later = [clock[j + 1] for j in range(i + 1, len(msgs)) if msgs[j]["kind"] == "sighting"]
+        assert not later or later[0] >= reported  # the next sighting reaches its time
+
+
+def _epoch(stamp: str) -> float:
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
