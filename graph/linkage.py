@@ -121,9 +121,7 @@ class Linker:
                 # work per batch is proportional to the accepted links, not to every pair
                 # ever scored: the scored probabilities are read through a view
                 accepted = self._accepted
-                if self.tracker.update(
-                    accepted, {p for p in changed if p in accepted}, _Probabilities(self.links)
-                ):
+                if self.tracker.update(accepted, self.last_rescored, _Probabilities(self.links)):
                     self.version += 1
 
     # -- scoring --------------------------------------------------------------

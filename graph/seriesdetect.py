@@ -14,6 +14,18 @@ two guards against the giant component that chaining produces:
   two crews of the same city joined by a few links — is split along them, and a
   group larger than ``max_direct`` is always split.
 
+The groups are then refined case by case, by the weight of evidence between a
+case and a group: each scored pair counts ``logit(p) + attach_nats`` (clipped
+to ``[-floor_nats, 8]`` before the shift), a pair never scored (no shared entity,
+not a near-repeat: common between the far-apart scenes of one crew)
+``-unscored_nats``. A member of three or more whose sum with the rest of its group is
+negative leaves it (a bystander case held by one accepted link), and a case in
+no series joins the group where its sum is largest and positive (a case whose
+links to each member are weak, e.g. 0.2-0.4, but that sits with all of them).
+Both are repeated ``refine_rounds`` times. Cases are only moved into a group
+from outside any series, so a refinement never reaches beyond the groups
+being recomputed.
+
 Ids are stable: a recomputed group keeps the id of the existing series it
 overlaps most (Jaccard >= 0.5); otherwise it gets the next ``S-0001``-style id.
 """
@@ -21,6 +33,7 @@ overlaps most (Jaccard >= 0.5); otherwise it gets the next ``S-0001``-style id.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Mapping
 
 import networkx as nx
@@ -39,6 +52,18 @@ def _support(side_a: set[str], side_b: set[str], scored: Mapping[tuple[str, str]
     return 1.0 - miss
 
 
+def _nats(p: float | None, floor: float, shift: float, unscored: float) -> float:
+    """A pair's weight of evidence for sharing a series (see the module docstring)."""
+    if p is None:
+        return -unscored
+    if p <= 0.0 or p >= 1.0:
+        return shift + (-floor if p <= 0.0 else _CEILING)
+    return shift + min(max(math.log(p / (1.0 - p)), -floor), _CEILING)
+
+
+_CEILING = 8.0  # nats: one certain link does not outweigh every other pair of a group
+
+
 class SeriesTracker:
     """Incremental series over a stream of accepted links."""
 
@@ -49,12 +74,29 @@ class SeriesTracker:
         seed: int = 7,
         min_split: int = 6,
         min_modularity: float = 0.25,
+        attach_nats: float = 2.0,
+        floor_nats: float = 6.0,
+        unscored_nats: float = 2.0,
+        refine_rounds: int = 2,
     ) -> None:
+        if not (floor_nats > 0 and attach_nats >= 0 and unscored_nats >= 0 and refine_rounds >= 0):
+            raise ValueError(
+                f"attach_nats={attach_nats}, floor_nats={floor_nats}, "
+                f"unscored_nats={unscored_nats}, refine_rounds={refine_rounds}: expected "
+                "attach_nats >= 0, floor_nats > 0, unscored_nats >= 0, refine_rounds >= 0"
+            )
         self.strong = strong
         self.max_direct = max_direct
         self.min_split = min_split
         self.min_modularity = min_modularity
         self.seed = seed
+        self.attach_nats = attach_nats
+        self.floor_nats = floor_nats
+        self.unscored_nats = unscored_nats
+        self.refine_rounds = refine_rounds
+        #: pairs above this probability weigh for a common series (logit(p) > -attach_nats)
+        self._attractive = 1.0 / (1.0 + math.exp(attach_nats))
+        self._near: dict[str, set[str]] = {}  # case -> cases it has an attractive pair with
         self.graph = nx.Graph()
         self.series: dict[str, frozenset[str]] = {}
         self._of_case: dict[str, str] = {}
@@ -68,11 +110,13 @@ class SeriesTracker:
         scored: Mapping[tuple[str, str], float] | None = None,
     ) -> bool:
         """Bring the series up to date; ``accepted`` holds every accepted link, ``changed`` the
-        pairs whose score changed, ``scored`` (optional) every scored pair with its
-        probability (sorted ids), for bridge support. Returns True if any series changed.
+        pairs whose score changed (accepted or not), ``scored`` (optional) every scored
+        pair with its probability (sorted ids), for bridge support and the refinement.
+        Returns True if any series changed.
 
         Complexity: proportional to the components the changed pairs touch.
         """
+        scored = scored if scored is not None else accepted
         stale = {
             n for e in self.graph.edges if e not in accepted and e[::-1] not in accepted for n in e
         }
@@ -84,7 +128,9 @@ class SeriesTracker:
             if not self.graph.has_edge(a, b) or self.graph[a][b]["p"] != p:
                 self.graph.add_edge(a, b, p=p)
                 touched.update((a, b))
-        touched.update(n for pair in changed for n in pair)
+        for pair in changed:
+            if pair in accepted or self._note(pair, scored.get(pair)):
+                touched.update(pair)
         if not touched:
             return False
         nodes = set()
@@ -92,8 +138,77 @@ class SeriesTracker:
             if n in self.graph:
                 nodes |= nx.node_connected_component(self.graph, n)
         nodes |= {c for n in touched for c in self.series.get(self._of_case.get(n, ""), ())}
-        groups = self._groups(self.graph.subgraph(nodes).copy(), scored or accepted)
-        return self._assign(groups, nodes)
+        groups = self._groups(self.graph.subgraph(nodes).copy(), scored)
+        groups = self._refine(groups, nodes, scored)
+        return self._assign(groups, nodes.union(*groups))
+
+    def _note(self, pair: tuple[str, str], p: float | None) -> bool:
+        """Keep the index of attractive pairs; True if the pair is or was attractive."""
+        a, b = pair
+        was = b in self._near.get(a, ())
+        now = p is not None and p > self._attractive
+        if now and not was:
+            self._near.setdefault(a, set()).add(b)
+            self._near.setdefault(b, set()).add(a)
+        elif was and not now:
+            self._near[a].discard(b)
+            self._near[b].discard(a)
+        return now or was
+
+    def _refine(
+        self,
+        groups: list[frozenset[str]],
+        scope: set[str],
+        scored: Mapping[tuple[str, str], float],
+    ) -> list[frozenset[str]]:
+        """Members with negative evidence for their group leave it; cases in no series join
+        the group they have the most (positive) evidence for. See the module docstring."""
+        if not self.refine_rounds:
+            return groups
+        floor, shift, unscored = self.floor_nats, self.attach_nats, self.unscored_nats
+        weight: dict[tuple[str, str], float] = {}
+
+        def w(x: str, y: str) -> float:
+            pair = (x, y) if x < y else (y, x)
+            v = weight.get(pair)
+            if v is None:
+                v = weight[pair] = _nats(scored.get(pair), floor, shift, unscored)
+            return v
+
+        def gain(c: str, members: set[str]) -> float:
+            return sum(w(c, m) for m in members if m != c)
+
+        out = [set(g) for g in groups]
+        for _ in range(self.refine_rounds):
+            moved = False
+            for g in out:
+                while len(g) >= 3:
+                    c, s = min(((c, gain(c, g)) for c in sorted(g)), key=lambda cs: cs[1])
+                    if s >= 0.0:
+                        break
+                    g.discard(c)
+                    moved = True
+            out = [g for g in out if len(g) >= 2]
+            of = {c: i for i, g in enumerate(out) for c in g}
+            near = sorted({n for g in out for m in g for n in self._near.get(m, ())} - of.keys())
+            joins: dict[int, set[str]] = {}
+            for c in near:
+                sid = self._of_case.get(c)
+                if sid is not None and not self.series[sid] <= scope:
+                    continue  # in a series outside the groups being recomputed
+                best, best_gain = -1, 0.0
+                for i in sorted({of[m] for m in self._near[c] if m in of}):
+                    s = gain(c, out[i])
+                    if s > best_gain:
+                        best, best_gain = i, s
+                if best >= 0:
+                    joins.setdefault(best, set()).add(c)
+            for i, cs in joins.items():
+                out[i] |= cs
+                moved = True
+            if not moved:
+                break
+        return [frozenset(g) for g in out]
 
     def _groups(self, g: nx.Graph, scored: Mapping[tuple[str, str], float]) -> list[frozenset[str]]:
         weak = [(a, b) for a, b in nx.bridges(g) if g[a][b]["p"] < self.strong]

@@ -162,7 +162,7 @@ def series_pair_f1(
     tracker = SeriesTracker()
     scored = {pair: float(v) for pair, v in zip(pairs, p, strict=True) if v > 0.01}
     accepted = {pair: v for pair, v in scored.items() if v >= threshold}
-    tracker.update(accepted, set(accepted), scored)
+    tracker.update(accepted, set(scored), scored)
     found = {
         pair
         for members in tracker.series.values()

@@ -13,7 +13,9 @@ derived here, per case:
   one poll of the truth);
 * otherwise (linked before the reader first looked, e.g. after a restart or a
   replay) ``max(reported_at)`` of the case and its earliest linked partner:
-  the earliest moment both reports existed, a lower bound.
+  the earliest moment both reports existed, a lower bound. A case that joined
+  its series on the sum of weaker links (no accepted link of its own, see
+  :mod:`graph.seriesdetect`) counts its series-mates as partners.
 """
 
 from __future__ import annotations
@@ -140,6 +142,15 @@ class RuntimeReader:
             for c in (a, b):
                 if c not in earliest or both < earliest[c]:
                     earliest[c] = both
+        members: dict[str, list[str]] = {}
+        for cid, sid in self._series_of.items():
+            if cid in reported:
+                members.setdefault(sid, []).append(cid)
+        for cid, sid in self._series_of.items():
+            if cid in reported and cid not in earliest:
+                mates = [reported[m] for m in members[sid] if m != cid]
+                if mates:
+                    earliest[cid] = max(reported[cid], min(mates))
         now = self.now()
         for cid in self._series_of:
             if cid not in self._observed and cid in self._seen_unlinked:

@@ -1,0 +1,65 @@
+"""Series detection: weak bridges, and the case-by-case refinement by weight of evidence."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from graph.seriesdetect import SeriesTracker
+
+CREW = ["C-1", "C-2", "C-3", "C-4"]
+
+
+def _settle(
+    tracker: SeriesTracker, scored: dict[tuple[str, str], float], threshold: float = 0.5
+) -> list[list[str]]:
+    """Drive the tracker as the linker does: every scored pair is a change."""
+    accepted = {pair: p for pair, p in scored.items() if p >= threshold}
+    tracker.update(accepted, set(scored), scored)
+    return sorted(sorted(members) for members in tracker.series.values())
+
+
+def _crew(p: float = 0.9) -> dict[tuple[str, str], float]:
+    return {pair: p for pair in itertools.combinations(CREW, 2)}
+
+
+def test_a_case_weakly_linked_to_every_member_joins_the_series() -> None:
+    scored = _crew() | {(c, "X-1"): 0.3 for c in CREW}  # below the threshold, to all four
+    assert _settle(SeriesTracker(), scored) == [sorted([*CREW, "X-1"])]
+    # without the refinement only the accepted links count
+    assert _settle(SeriesTracker(refine_rounds=0), scored) == [CREW]
+
+
+def test_a_case_weakly_linked_to_one_member_stays_out() -> None:
+    scored = _crew() | {("C-1", "X-1"): 0.3, ("C-2", "X-1"): 0.02, ("C-3", "X-1"): 0.02}
+    assert _settle(SeriesTracker(), scored) == [CREW]
+
+
+def test_a_bystander_held_by_one_accepted_link_leaves_the_series() -> None:
+    # one accepted link to a member, and scored evidence against the other three
+    scored = _crew() | {("C-1", "X-1"): 0.6} | {(c, "X-1"): 0.01 for c in CREW[1:]}
+    assert _settle(SeriesTracker(), scored) == [CREW]
+    assert _settle(SeriesTracker(refine_rounds=0), scored) == [sorted([*CREW, "X-1"])]
+
+
+def test_a_chain_of_strong_links_between_unscored_pairs_holds() -> None:
+    # far-apart scenes of one crew: only neighbours in the chain share evidence
+    scored = {("C-1", "C-2"): 0.95, ("C-2", "C-3"): 0.95, ("C-3", "C-4"): 0.95}
+    assert _settle(SeriesTracker(), scored) == [CREW]
+
+
+def test_a_case_in_another_series_is_not_pulled_over() -> None:
+    other = {pair: 0.9 for pair in itertools.combinations(["D-1", "D-2", "D-3"], 2)}
+    scored = _crew() | other | {(c, "D-1"): 0.3 for c in CREW}
+    tracker = SeriesTracker()
+    assert _settle(tracker, other) == [["D-1", "D-2", "D-3"]]
+    # the crew's links arrive later: D-1 keeps its series
+    assert _settle(tracker, scored) == [CREW, ["D-1", "D-2", "D-3"]]
+
+
+def test_refinement_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="refine_rounds=-1"):
+        SeriesTracker(refine_rounds=-1)
+    with pytest.raises(ValueError, match="floor_nats=0"):
+        SeriesTracker(floor_nats=0)
