@@ -50,7 +50,7 @@ COMPANION_STEP = 1.0  # nats a companion pair's score must rise to be bridged ag
 #: changed vehicles and commutes with both scores low on the trip-count discount
 WEAK_COMPANION_MIN = -5.0
 #: case pairs at most that get new companion evidence per micro-batch (the rest wait in order)
-BRIDGE_BUDGET = 400
+BRIDGE_BUDGET = 150
 #: evidence tried per micro-batch at most, per case pair of the budget (most of a pair
 #: bridged again for new scenes only is no change, and cheap)
 _TRIES_PER_BRIDGE = 8
