@@ -118,7 +118,7 @@ class Linker:
             threshold = self.model.threshold
             summaries = self._summaries = {}
             try:
-                for pair in sorted(changed):  # sorted: evidence order must not hang on hashing
+                for pair in sorted(changed):  # sorted: evidence order must not depend on hashing
                     link = self.score(*pair)
                     if link is None:
                         continue
