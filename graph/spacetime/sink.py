@@ -21,6 +21,7 @@ replay of the journal, batch for batch, bridges the same pairs at the same batch
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections import deque
 from collections.abc import Sequence
@@ -215,9 +216,12 @@ class SpaceTimeSink:
         its vehicles were near then. Returns the case pairs that got new evidence.
         O(case pairs tried)."""
         made = tried = 0
-        tries = None if budget is None else budget * _TRIES_PER_BRIDGE
+        if budget is None:
+            cap = tries = sys.maxsize
+        else:
+            cap, tries = budget, budget * _TRIES_PER_BRIDGE
         bridging, changed = self._bridging, self._changed
-        while budget is None or (made < budget and tried < tries):  # type: ignore[operator]
+        while made < cap and tried < tries:
             if not bridging:
                 if not self._to_bridge:
                     break
