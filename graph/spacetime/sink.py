@@ -12,10 +12,11 @@ Once an hour of stream time it also looks for companions over the last days
 together and each was near different scenes, that bridges those cases — the
 crew that changed vehicles mid-series. A tick can bridge thousands of case
 pairs, each to be scored again downstream; they are queued, strongest companion
-pair first, and at most ``bridge_budget`` case pairs get new evidence per
-micro-batch, so no single batch of reports waits for all of them. The queue
-moves with the sequence of batches only (never with time or thread speed), so a
-replay of the journal, batch for batch, bridges the same pairs at the same batches.
+pair first, and each micro-batch bridges enough of them to bring the case pairs
+it changed up to ``bridge_budget`` (a busy batch a fifth of it), so no single
+batch of reports waits for all of them. The queue moves with the sequence of
+batches and their contents only (never with time or thread speed), so a replay
+of the journal, batch for batch, bridges the same pairs at the same batches.
 """
 
 from __future__ import annotations
@@ -50,8 +51,11 @@ COMPANION_STEP = 1.0  # nats a companion pair's score must rise to be bridged ag
 #: bridged when each of its vehicles was unusually near two scenes or more: a crew that
 #: changed vehicles and commutes with both scores low on the trip-count discount
 WEAK_COMPANION_MIN = -5.0
-#: case pairs at most that get new companion evidence per micro-batch (the rest wait in order)
-BRIDGE_BUDGET = 150
+#: case pairs changed per micro-batch up to which companion bridging tops a batch up (the
+#: pairs the batch's sightings changed count too; the rest of the bridges wait in order) ...
+BRIDGE_BUDGET = 300
+#: ... and the share of it bridging gets however busy the batch (the queue always moves)
+BRIDGE_FLOOR = 0.2
 #: evidence tried per micro-batch at most, per case pair of the budget (most of a pair
 #: bridged again for new scenes only is no change, and cheap)
 _TRIES_PER_BRIDGE = 8
@@ -88,7 +92,8 @@ class SpaceTimeSink:
         self.companion_lookback_s = companion_lookback_s
         self.companion_min_score = companion_min_score
         self.background_companions = background_companions
-        #: case pairs at most bridged per micro-batch (None: a tick bridges all at once)
+        #: case pairs changed per micro-batch up to which bridging tops a batch up (see
+        #: :meth:`_allowance`; None: a tick's pairs are all bridged in its own batch)
         self.bridge_budget = bridge_budget
         self._worker: ThreadPoolExecutor | None = None
         self._pending: Future[Companions] | None = None
@@ -125,7 +130,7 @@ class SpaceTimeSink:
             if self.core.index.watermark - self._companions_at >= self.companion_every_s:
                 self._companion_tick()
             if messages and (self._to_bridge or self._bridging):
-                self._bridge_queued(self.bridge_budget)  # only batches a replay has too
+                self._bridge_queued(self._allowance())  # only batches a replay has too
 
     def _sightings(self, run: list[Sighting]) -> None:
         if not run:
@@ -208,6 +213,16 @@ class SpaceTimeSink:
             self._to_bridge.append((a, b, score, events))
             queued += 1
         return queued
+
+    def _allowance(self) -> int | None:
+        """Case pairs this batch may bridge: up to ``bridge_budget`` changed pairs with
+        those the batch changed already (the linker scores each), and at least
+        :data:`BRIDGE_FLOOR` of it. Depends on the batch's messages and state only, so a
+        replay gives the same."""
+        if self.bridge_budget is None:
+            return None
+        floor = max(1, int(self.bridge_budget * BRIDGE_FLOOR))
+        return max(floor, self.bridge_budget - len(self._changed))
 
     def _bridge_queued(self, budget: int | None) -> int:
         """Bridge queued companion pairs, in order, until ``budget`` case pairs got new

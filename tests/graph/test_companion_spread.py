@@ -201,3 +201,16 @@ def test_a_restart_rebuilds_the_links_and_series_of_the_live_run(
     dead.close()
     assert max(at_once[4].seen) == 0
     assert _state(at_once[1], at_once[3])["series"] == spread_state["series"]
+
+
+def test_a_batch_busy_with_its_own_changes_bridges_less_but_never_nothing() -> None:
+    sink, ids = _sink(NEAR, budget=10)
+    sink._queue_bridges(_found([(ids["浙B11111"], ids["浙B22222"], 9.0)]))
+    sink._changed.update((f"X-{k}", f"Y-{k}") for k in range(7))  # the batch's own changes
+    sink.apply(_batch(0))
+    assert len(sink.drain_changed()) == 7 + 3  # topped up to the budget
+    sink._changed.update((f"X-{k}", f"Y-{k}") for k in range(50))
+    sink.apply(_batch(1))
+    assert len(sink.drain_changed()) == 50 + 2  # a fifth of the budget, however busy
+    sink.apply(_batch(2))
+    assert len(sink.drain_changed()) == 4 and sink.bridges_waiting == 0
