@@ -22,6 +22,7 @@ from graph.pattern import PatternIndex
 from graph.persons.sink import PersonSink
 from graph.series import Evidence, Series
 from graph.seriesdetect import SeriesTracker
+from graph.spacetime.evidence import LinkEvidence
 from graph.spacetime.sink import SpaceTimeSink
 from graph.summary import SeriesEvent, SeriesSummary, summarize
 from ingest.models import Incident, Message
@@ -29,6 +30,10 @@ from ingest.models import Incident, Message
 __all__ = ["Link", "Linker"]
 
 log = logging.getLogger(__name__)
+
+#: a pair's space-time evidence as the model reads it: the three strongest entities, how
+#: many entities there are, the strongest companion bridge (``SpaceTimeSink.summary``)
+Summary = tuple[list[LinkEvidence], int, LinkEvidence | None]
 
 
 @dataclass(frozen=True)
@@ -89,10 +94,15 @@ class Linker:
         self.version = 0
         #: case pairs the last :meth:`apply` (re)scored: a change feed for the graph store sink
         self.last_rescored: frozenset[tuple[str, str]] = frozenset()
+        #: the space-time summary each pair of the last :meth:`apply` was scored on (the
+        #: graph store sink writes its evidence without summarising the pair again)
+        self.last_summaries: dict[tuple[str, str], Summary] = {}
+        self._summaries: dict[tuple[str, str], Summary] | None = None
 
     # -- sink -----------------------------------------------------------------
     def apply(self, messages: Sequence[Message]) -> None:
         self.last_rescored = frozenset()
+        self.last_summaries = {}
         changed = self.spacetime.drain_changed()
         for msg in messages:
             if isinstance(msg, Incident):
@@ -106,16 +116,21 @@ class Linker:
         with self._lock:
             touched = False
             threshold = self.model.threshold
-            for pair in sorted(changed):  # sorted: evidence order must not depend on hashing
-                link = self.score(*pair)
-                if link is None:
-                    continue
-                self.links[pair] = link
-                if link.probability >= threshold:
-                    self._accepted[pair] = link.probability
-                else:
-                    self._accepted.pop(pair, None)
-                touched = True
+            summaries = self._summaries = {}
+            try:
+                for pair in sorted(changed):  # sorted: evidence order must not depend on hashing
+                    link = self.score(*pair)
+                    if link is None:
+                        continue
+                    self.links[pair] = link
+                    if link.probability >= threshold:
+                        self._accepted[pair] = link.probability
+                    else:
+                        self._accepted.pop(pair, None)
+                    touched = True
+            finally:
+                self._summaries = None
+            self.last_summaries = summaries
             self.last_rescored = frozenset(p for p in changed if p in self.links)
             if touched:
                 # work per batch is proportional to the accepted links, not to every pair
@@ -132,7 +147,9 @@ class Linker:
         a, b = self.cases.get(case_a), self.cases.get(case_b)
         if a is not None and b is not None and a.category == b.category:
             ev.cat_share = self.pattern.share(a.category)
-        near, n_near, bridge = self.spacetime.summary(case_a, case_b, 3)
+        near, n_near, bridge = found = self.spacetime.summary(case_a, case_b, 3)
+        if self._summaries is not None:  # scoring a batch's pairs: kept for the graph store
+            self._summaries[(case_a, case_b)] = found
         if near:
             ev.crowd = min(self.spacetime.core.crowd(case_a), self.spacetime.core.crowd(case_b))
             best = near[0]

@@ -10,13 +10,21 @@ is kept per case pair, strongest first, for the linkage graph and ``icc explain`
 Once an hour of stream time it also looks for companions over the last days
 (:func:`~graph.spacetime.companions.find_companions`): when two vehicles travel
 together and each was near different scenes, that bridges those cases — the
-crew that changed vehicles mid-series.
+crew that changed vehicles mid-series. A tick can bridge thousands of case
+pairs, each to be scored again downstream; they are queued, strongest companion
+pair first, and each micro-batch bridges enough of them to bring the case pairs
+it changed up to ``bridge_budget`` (a busy batch a fifth of it), so no single
+batch of reports waits for all of them. The queue moves with the sequence of
+batches and their contents only (never with time or thread speed), so a replay
+of the journal, batch for batch, bridges the same pairs at the same batches.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -43,6 +51,14 @@ COMPANION_STEP = 1.0  # nats a companion pair's score must rise to be bridged ag
 #: bridged when each of its vehicles was unusually near two scenes or more: a crew that
 #: changed vehicles and commutes with both scores low on the trip-count discount
 WEAK_COMPANION_MIN = -5.0
+#: case pairs changed per micro-batch up to which companion bridging tops a batch up (the
+#: pairs the batch's sightings changed count too; the rest of the bridges wait in order) ...
+BRIDGE_BUDGET = 300
+#: ... and the share of it bridging gets however busy the batch (the queue always moves)
+BRIDGE_FLOOR = 0.2
+#: evidence tried per micro-batch at most, per case pair of the budget (most of a pair
+#: bridged again for new scenes only is no change, and cheap)
+_TRIES_PER_BRIDGE = 8
 
 #: categories whose offenders must have been at the scene
 PHYSICAL_PREFIXES = ("theft.", "burglary.", "robbery")
@@ -63,7 +79,12 @@ class SpaceTimeSink:
         companion_lookback_s: int = 3 * 86400,
         companion_min_score: float = 6.0,
         background_companions: bool = True,
+        bridge_budget: int | None = BRIDGE_BUDGET,
     ) -> None:
+        if bridge_budget is not None and bridge_budget < 1:
+            raise ValueError(
+                f"bridge_budget must be a positive count or None, got {bridge_budget!r}"
+            )
         self.core = core or CoPresence()
         self.core.defer_standing = True  # judged once per micro-batch, in apply()
         self.physical_prefixes = physical_prefixes
@@ -71,10 +92,17 @@ class SpaceTimeSink:
         self.companion_lookback_s = companion_lookback_s
         self.companion_min_score = companion_min_score
         self.background_companions = background_companions
+        #: case pairs changed per micro-batch up to which bridging tops a batch up (see
+        #: :meth:`_allowance`; None: a tick's pairs are all bridged in its own batch)
+        self.bridge_budget = bridge_budget
         self._worker: ThreadPoolExecutor | None = None
         self._pending: Future[Companions] | None = None
         #: companion pair -> (score, (scenes near a, near b), events) when last bridged
         self._bridged: dict[tuple[int, int], tuple[float, tuple[int, int], int]] = {}
+        #: companion pairs (a, b, score, events) to bridge, in order; the evidence of the
+        #: one being bridged waits in ``_bridging``
+        self._to_bridge: deque[tuple[int, int, float, int]] = deque()
+        self._bridging: deque[LinkEvidence] = deque()
         #: best evidence per (case pair, entity key), compact; reads like a dict of dicts
         self.evidence = EvidenceStore(
             self.core.entities.get, self.core.entities.value, self._window_span
@@ -101,6 +129,8 @@ class SpaceTimeSink:
             self._keep(self.core.flush_standing())
             if self.core.index.watermark - self._companions_at >= self.companion_every_s:
                 self._companion_tick()
+            if messages and (self._to_bridge or self._bridging):
+                self._bridge_queued(self._allowance())  # only batches a replay has too
 
     def _sightings(self, run: list[Sighting]) -> None:
         if not run:
@@ -129,36 +159,46 @@ class SpaceTimeSink:
 
         The search over the last ``companion_lookback_s`` (seconds for a province's
         three days) runs on a worker thread on a copy of the sightings; its pairs
-        are bridged at the next tick, an hour of stream time later. Waiting for a
-        search that is not done yet, and the point where its result lands, are
-        fixed by the stream, not by the machine's speed: replays stay identical.
-        With ``background_companions`` off, each tick searches and bridges at once.
+        are queued for bridging at the next tick, an hour of stream time later.
+        Waiting for a search that is not done yet, and the point where its result
+        lands, are fixed by the stream, not by the machine's speed: replays stay
+        identical. With ``background_companions`` off, each tick searches and queues
+        at once. The queue is bridged by :meth:`apply`, ``bridge_budget`` case pairs
+        a micro-batch.
         """
         now = self.core.index.watermark
         self._companions_at = now
         if self._pending is not None:
             pending, self._pending = self._pending, None
-            self._bridge_all(pending.result())
+            self._queue_bridges(pending.result())
         if now < 0:
             return
         cp, ent, t = gather_window(self.core.index, max(0, now - self.companion_lookback_s), now)
         if not self.background_companions:
-            self._bridge_all(companion_pairs(cp, ent, t))
+            self._queue_bridges(companion_pairs(cp, ent, t))
             return
         if self._worker is None:
             self._worker = ThreadPoolExecutor(1, thread_name_prefix="icc-companions")
         self._pending = self._worker.submit(companion_pairs_in_background, cp, ent, t)
 
     def _bridge_all(self, found: Companions) -> int:
-        """Bridge the cases of every strong companion pair, and of every weaker one
-        (down to :data:`WEAK_COMPANION_MIN`) whose vehicles were each near two scenes or
-        more. A pair found again (each
-        search looks three days back) is bridged again only when its score rose by
+        """Bridge the cases of ``found``'s pairs now (see :meth:`_queue_bridges` for
+        which), after any pairs still queued. Returns the case pairs that got new
+        evidence."""
+        self._queue_bridges(found)
+        return self._bridge_queued(None)
+
+    def _queue_bridges(self, found: Companions) -> int:
+        """Queue every strong companion pair, and every weaker one (down to
+        :data:`WEAK_COMPANION_MIN`) whose vehicles were each near two scenes or more,
+        in ``found``'s order (strongest first). A pair found again (each search looks
+        three days back) is bridged again only when its score rose by
         ``COMPANION_STEP`` nats or its vehicles were near new scenes: a score creeping up
-        by a few hundredths an hour would otherwise re-score all its case pairs hourly."""
-        bridged = 0
+        by a few hundredths an hour would otherwise re-score all its case pairs hourly.
+        Returns the number of companion pairs queued."""
+        queued = 0
         near = self.core.near
-        for i in np.flatnonzero(found.score >= WEAK_COMPANION_MIN):
+        for i in np.flatnonzero(found.score >= WEAK_COMPANION_MIN).tolist():
             a, b = int(found.a[i]), int(found.b[i])
             score, events = float(found.score[i]), int(found.events[i])
             sizes = (len(near.get(a, ())), len(near.get(b, ())))
@@ -172,8 +212,51 @@ class SpaceTimeSink:
                     continue
                 score, events = last[0], last[2]  # new scenes only, at the score they had
             self._bridged[(a, b)] = (score, sizes, events)
-            bridged += self._bridge(a, b, score, events)
-        return bridged
+            self._to_bridge.append((a, b, score, events))
+            queued += 1
+        return queued
+
+    def _allowance(self) -> int | None:
+        """Case pairs this batch may bridge: up to ``bridge_budget`` changed pairs with
+        those the batch changed already (the linker scores each), and at least
+        :data:`BRIDGE_FLOOR` of it. Depends on the batch's messages and state only, so a
+        replay gives the same."""
+        if self.bridge_budget is None:
+            return None
+        floor = max(1, int(self.bridge_budget * BRIDGE_FLOOR))
+        return max(floor, self.bridge_budget - len(self._changed))
+
+    def _bridge_queued(self, budget: int | None) -> int:
+        """Bridge queued companion pairs, in order, until ``budget`` case pairs got new
+        evidence (or ``_TRIES_PER_BRIDGE`` times as many were tried); all with ``None``.
+        A pair's case pairs are made when it comes first in the queue, from the scenes
+        its vehicles were near then. Returns the case pairs that got new evidence.
+        O(case pairs tried)."""
+        made = tried = 0
+        if budget is None:
+            cap = tries = sys.maxsize
+        else:
+            cap, tries = budget, budget * _TRIES_PER_BRIDGE
+        bridging, changed = self._bridging, self._changed
+        while made < cap and tried < tries:
+            if not bridging:
+                if not self._to_bridge:
+                    break
+                bridging.extend(self._bridge_evidence(*self._to_bridge.popleft()))
+                continue
+            ev = bridging.popleft()
+            tried += 1
+            if self.evidence.keep(ev):
+                made += ev.pair not in changed
+                changed.add(ev.pair)
+                self.version += 1
+        return made
+
+    @property
+    def bridges_waiting(self) -> int:
+        """Companion pairs queued for bridging, counting one partly bridged."""
+        with self._lock:
+            return len(self._to_bridge) + bool(self._bridging)
 
     def close(self) -> None:
         """Stop the companion worker (a search under way is dropped)."""
@@ -183,27 +266,29 @@ class SpaceTimeSink:
             self._pending = None
 
     def refresh_companions(self) -> int:
-        """Look for companions over the last ``companion_lookback_s`` and bridge their cases.
+        """Look for companions over the last ``companion_lookback_s`` and bridge their cases,
+        with whatever is still queued, now.
 
         Returns the number of case pairs that got new companion evidence.
         """
         with self._lock:
             now = self.core.index.watermark
             self._companions_at = now
-            bridged = 0
             if self._pending is not None:
                 pending, self._pending = self._pending, None
-                bridged += self._bridge_all(pending.result())
-            if now < 0:
-                return bridged
-            found = find_companions(self.core.index, max(0, now - self.companion_lookback_s), now)
-            return bridged + self._bridge_all(found)
+                self._queue_bridges(pending.result())
+            if now >= 0:
+                lo = max(0, now - self.companion_lookback_s)
+                self._queue_bridges(find_companions(self.core.index, lo, now))
+            return self._bridge_queued(None)
 
-    def _bridge(self, a: int, b: int, score: float, events: int) -> int:
+    def _bridge_evidence(self, a: int, b: int, score: float, events: int) -> list[LinkEvidence]:
+        """Companion evidence for every pair of a scene vehicle ``a`` was near and a scene
+        vehicle ``b`` was near (not when one vehicle speaks for both scenes itself)."""
         near_a = self.core.near.get(a, {})
         near_b = self.core.near.get(b, {})
         key_a, key_b = self.core.entities.value(a), self.core.entities.value(b)
-        made = 0
+        out: list[LinkEvidence] = []
         for case_a, hit_a in near_a.items():
             for case_b, hit_b in near_b.items():
                 if case_a == case_b or case_b in near_a or case_a in near_b:
@@ -215,20 +300,19 @@ class SpaceTimeSink:
                     f"checkpoints; {_label(first)} seen {describe_distance(lo.dist_m)} from scene "
                     f"{lo.case_id}, {_label(second)} {describe_distance(hi.dist_m)} from scene {hi.case_id}"
                 )
-                ev = LinkEvidence(
-                    lo.case_id,
-                    hi.case_id,
-                    f"{key_a}+{key_b}",
-                    score,
-                    detail,
-                    lo,
-                    hi,
-                    kind="companion",
+                out.append(
+                    LinkEvidence(
+                        lo.case_id,
+                        hi.case_id,
+                        f"{key_a}+{key_b}",
+                        score,
+                        detail,
+                        lo,
+                        hi,
+                        kind="companion",
+                    )
                 )
-                before = len(self._changed)
-                self._keep([ev])
-                made += len(self._changed) > before
-        return made
+        return out
 
     def _window_span(self, case_id: str) -> tuple[int, int]:
         w = self.core.cases[case_id].window

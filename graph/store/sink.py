@@ -330,7 +330,12 @@ class GraphSink:
         # the evidence behind the link as the linker reads it: the three strongest entities
         # and the best companion bridge (a busy scene pair can share hundreds of ordinary
         # entities; writing each as SEEN_NEAR cost GiBs at a province's scale and said nothing)
-        top, _, bridge = self.spacetime.summary(*pair, 3)  # type: ignore[union-attr]
+        found = None
+        if self.spacetime is self.linker.spacetime:  # as the linker scored it in this batch
+            found = self.linker.last_summaries.get(pair)
+        if found is None:
+            found = self.spacetime.summary(*pair, 3)  # type: ignore[union-attr]
+        top, _, bridge = found
         for ev in [*top, *([bridge] if bridge is not None else [])]:
             if ev.kind == "companion":
                 keys = ev.entity.split("+")
