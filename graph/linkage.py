@@ -71,6 +71,11 @@ class _Probabilities(Mapping[tuple[str, str], float]):
         return len(self._links)
 
 
+#: members taken into a series by the refinement whose reasons a series lists (each: a line
+#: and up to two evidence sentences of its strongest pair)
+JOINED_SHOWN = 20
+
+
 class Linker:
     """Scores candidate pairs from the evidence cores and maintains the series."""
 
@@ -90,6 +95,9 @@ class Linker:
         self.links: dict[tuple[str, str], Link] = {}
         self._accepted: dict[tuple[str, str], float] = {}  # links at or above the threshold
         self.tracker = SeriesTracker()
+        #: evidence sentences of the pair that explains a refined-in member (see _joined),
+        #: with the probability they were written at
+        self._explained: dict[tuple[str, str], tuple[float, tuple[tuple[str, str], ...]]] = {}
         self._lock = threading.RLock()
         self.version = 0
         #: case pairs the last :meth:`apply` (re)scored: a change feed for the graph store sink
@@ -218,10 +226,12 @@ class Linker:
         with self._lock:
             of = {c: sid for sid, members in self.tracker.series.items() for c in members}
             found: dict[str, list[tuple[float, tuple[str, str], int, str, str]]] = {}
+            covered: set[str] = set()  # members with an accepted link inside their series
             for pair, p in self._accepted.items():
                 sid = of.get(pair[0])
                 if sid is None or of.get(pair[1]) != sid:
                     continue
+                covered.update(pair)
                 rows = found.setdefault(sid, [])
                 for i, (kind, text) in enumerate(self.links[pair].evidence):
                     rows.append((-p, pair, i, kind, text))
@@ -235,5 +245,31 @@ class Linker:
                         details.append(Evidence(kind, text))
                         if len(details) == 12:
                             break
+                for case_id in sorted(members - covered)[:JOINED_SHOWN]:
+                    details.extend(self._joined(case_id, members))
                 out.append(Series(sid, tuple(sorted(members)), tuple(details)))
             return out
+
+    def _joined(self, case_id: str, members: frozenset[str]) -> list[Evidence]:
+        """Why a case with no accepted link inside its series belongs to it (the series
+        refinement took it in on the weight of its weaker links): a line naming how many
+        members it has such links with and its strongest, and that pair's evidence."""
+        scored = []
+        for other in self.tracker.partners(case_id) & members:
+            pair = (case_id, other) if case_id < other else (other, case_id)
+            link = self.links.get(pair)
+            if link is not None:
+                scored.append((link.probability, other, pair))
+        if not scored:
+            return []
+        p, other, pair = max(scored)
+        kept = self._explained.get(pair)
+        if kept is None or kept[0] != p:
+            link = self.score(*pair, explain=True)
+            kept = self._explained[pair] = (p, link.evidence if link is not None else ())
+        head = Evidence(
+            "series",
+            f"{case_id} joined on its links with {len(scored)} of the series' cases, none "
+            f"strong alone (strongest: {other}, probability {p:.2f})",
+        )
+        return [head, *(Evidence(kind, text) for kind, text in kept[1][:2])]

@@ -142,6 +142,11 @@ class SeriesTracker:
         groups = self._refine(groups, nodes, scored)
         return self._assign(groups, nodes.union(*groups))
 
+    def partners(self, case: str) -> frozenset[str]:
+        """Cases ``case`` has a pair with that weighs for a common series (see the module
+        docstring: probability above ``1 / (1 + e**attach_nats)``)."""
+        return frozenset(self._near.get(case, ()))
+
     def _note(self, pair: tuple[str, str], p: float | None) -> bool:
         """Keep the index of attractive pairs; True if the pair is or was attractive."""
         a, b = pair

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from graph.linkage import JOINED_SHOWN
 from icc.config import Settings
 from icc.runtime import Runtime
 
@@ -123,3 +124,24 @@ def test_series_summaries_and_change_events(replayed_scenario: tuple[Path, dict,
     announced = {e.series_id for e in events if e.kind in ("created", "updated")}
     assert {s.series_id for s in summaries} <= announced
     assert all(len(e.case_ids) >= 2 for e in events)
+
+
+def test_every_case_of_a_series_is_explained(replayed_scenario: tuple[Path, dict, dict]) -> None:
+    """A case officer sees why each case is in its series: through an accepted link inside
+    it, or (taken in by the refinement on weaker links) a line saying so with evidence."""
+    base, _, _ = replayed_scenario
+    runtime = Runtime.open(Settings(data_dir=base / "state"))
+    try:
+        linker = runtime.linker
+        joined = 0
+        for series in linker.series():
+            members = set(series.case_ids)
+            linked = {c for pair in linker._accepted for c in pair if set(pair) <= members}
+            for case_id in sorted(members - linked)[:JOINED_SHOWN]:
+                lines = [e.detail for e in series.evidence if e.kind == "series"]
+                assert any(line.startswith(f"{case_id} joined on its links") for line in lines)
+                joined += 1
+        assert all(series.evidence for series in linker.series())
+    finally:
+        runtime.close()
+    assert joined, "seed 21 had cases taken in by the refinement (2 when this was written)"
