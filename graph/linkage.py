@@ -106,6 +106,8 @@ class Linker:
         #: graph store sink writes its evidence without summarising the pair again)
         self.last_summaries: dict[tuple[str, str], Summary] = {}
         self._summaries: dict[tuple[str, str], Summary] | None = None
+        #: (entity, category) -> scenes, while a batch's pairs are scored (state is still)
+        self._scenes: dict[tuple[str, str | None], int] | None = None
 
     # -- sink -----------------------------------------------------------------
     def apply(self, messages: Sequence[Message]) -> None:
@@ -125,6 +127,7 @@ class Linker:
             touched = False
             threshold = self.model.threshold
             summaries = self._summaries = {}
+            self._scenes = {}
             try:
                 for pair in sorted(changed):  # sorted: evidence order must not depend on hashing
                     link = self.score(*pair)
@@ -137,7 +140,7 @@ class Linker:
                         self._accepted.pop(pair, None)
                     touched = True
             finally:
-                self._summaries = None
+                self._summaries = self._scenes = None
             self.last_summaries = summaries
             self.last_rescored = frozenset(p for p in changed if p in self.links)
             if touched:
@@ -181,8 +184,14 @@ class Linker:
     def _scenes_of(self, entity: str, like_case: str) -> int:
         """How many scenes of the same category as ``like_case`` the entity was near."""
         category = self.spacetime.categories.get(like_case)
+        memo = self._scenes  # a tick's bridges ask about the same few vehicles many times
+        if memo is not None and (entity, category) in memo:
+            return memo[(entity, category)]
         near = self.spacetime.core.entity_hits(entity)
-        return sum(1 for c in near if self.spacetime.categories.get(c) == category)
+        count = sum(1 for c in near if self.spacetime.categories.get(c) == category)
+        if memo is not None:
+            memo[(entity, category)] = count
+        return count
 
     def score(self, case_a: str, case_b: str, *, explain: bool = False) -> Link | None:
         """Score a pair now. The evidence sentences are written for a link that is kept
