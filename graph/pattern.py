@@ -13,7 +13,8 @@ and says how *unusual* a pair's closeness is:
 * ``share``: the category's share of all cases so far (fuel thefts are rarer
   than telecom frauds, so two close fuel thefts say more).
 
-Work per new case is one vectorised pass over its category's cases.
+Work per new case, and per pair asked about, is one vectorised pass over its
+category's cases within the time bound (a slice of the cases in time order).
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ class _Column:
     y: np.ndarray = field(default_factory=lambda: np.empty(0))
     t: np.ndarray = field(default_factory=lambda: np.empty(0))
     n: int = 0
+    #: rows in order of time, and their times: a time window is a slice, not a scan of
+    #: every case the category ever had
+    by_t: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    t_sorted: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     def append(self, case_id: str, x: float, y: float, t: float) -> None:
         if self.n == self.x.shape[0]:
@@ -47,7 +52,21 @@ class _Column:
             self.x, self.y, self.t = (np.resize(a, cap) for a in (self.x, self.y, self.t))
         self.ids.append(case_id)
         self.x[self.n], self.y[self.n], self.t[self.n] = x, y, t
+        at = int(np.searchsorted(self.t_sorted, t, side="right"))
+        self.by_t = np.insert(self.by_t, at, self.n)
+        self.t_sorted = np.insert(self.t_sorted, at, t)
         self.n += 1
+
+    def within(self, x: float, y: float, t: float, max_m: float, max_s: float) -> np.ndarray:
+        """Rows (ascending) at most ``max_m`` from (x, y) and ``max_s`` from ``t``."""
+        slack = 1.0  # seconds: the exact test below decides; the slice only has to hold it
+        lo = int(np.searchsorted(self.t_sorted, t - max_s - slack, side="left"))
+        hi = int(np.searchsorted(self.t_sorted, t + max_s + slack, side="right"))
+        rows = np.sort(self.by_t[lo:hi])
+        keep = (np.hypot(self.x[rows] - x, self.y[rows] - y) <= max_m) & (
+            np.abs(self.t[rows] - t) <= max_s
+        )
+        return rows[keep]
 
 
 class PatternIndex:
@@ -79,14 +98,12 @@ class PatternIndex:
             t = case.occurred_start.timestamp()
             col = self._cols.setdefault(case.category, _Column())
             n = col.n
-            near = (np.hypot(col.x[:n] - x, col.y[:n] - y) <= self.max_m) & (
-                np.abs(col.t[:n] - t) <= self.max_s
-            )
+            near = col.within(x, y, t, self.max_m, self.max_s)
             col.append(case.case_id, x, y, t)
             self._where[case.case_id] = (case.category, n)
             self._total += 1
             out = []
-            for i in np.flatnonzero(near):
+            for i in near:
                 other = col.ids[int(i)]
                 out.append((other, case.case_id) if other < case.case_id else (case.case_id, other))
             return out
@@ -109,15 +126,13 @@ class PatternIndex:
             if wa is None or wb is None or wa[0] != wb[0]:
                 return -1
             col = self._cols[wa[0]]
-            n, i, j = col.n, wa[1], wb[1]
+            i, j = wa[1], wb[1]
             d = math.hypot(col.x[i] - col.x[j], col.y[i] - col.y[j])
             gap = abs(col.t[i] - col.t[j])
             if d > self.max_m or gap > self.max_s:
                 return -1
             count = 0
             for k in (i, j):
-                near = (np.hypot(col.x[:n] - col.x[k], col.y[:n] - col.y[k]) <= d) & (
-                    np.abs(col.t[:n] - col.t[k]) <= gap
-                )
-                count += int(near.sum()) - 2  # minus the pair itself
+                near = col.within(float(col.x[k]), float(col.y[k]), float(col.t[k]), d, gap)
+                count += int(near.size) - 2  # minus the pair itself
             return max(count, 0)

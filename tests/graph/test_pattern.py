@@ -1,0 +1,75 @@
+"""Near-repeat candidates and their rarity equal a scan of every case of the category."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+
+from geo.projection import to_metres
+from graph.cases import Case
+from graph.pattern import PatternIndex
+
+T0 = dt.datetime(2026, 3, 1, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+
+
+def _case(i: int, rng: np.random.Generator) -> Case:
+    start = T0 + dt.timedelta(hours=float(rng.uniform(0, 24 * 40)))
+    return Case(
+        case_id=f"C-{i:04d}",
+        category=str(rng.choice(["theft.fuel", "theft.cargo"])),
+        lon=121.5 + float(rng.normal(0, 0.3)),
+        lat=29.9 + float(rng.normal(0, 0.3)),
+        reported_at=start + dt.timedelta(hours=8),
+        occurred_start=start,
+        occurred_end=start + dt.timedelta(hours=6),
+        county=330211,
+        city=330200,
+    )
+
+
+def _scan(cases: list[Case], a: Case, b: Case, max_m: float, max_s: float) -> int:
+    """``closer`` by brute force: every case of the category, nothing skipped."""
+    same = [c for c in cases if c.category == a.category]
+    xy = {c.case_id: to_metres(np.array([c.lon]), np.array([c.lat])) for c in same}
+
+    def pos(c: Case) -> tuple[float, float, float]:
+        x, y = xy[c.case_id]
+        return float(x[0]), float(y[0]), c.occurred_start.timestamp()
+
+    (xa, ya, ta), (xb, yb, tb) = pos(a), pos(b)
+    d, gap = math.hypot(xa - xb, ya - yb), abs(ta - tb)
+    if d > max_m or gap > max_s:
+        return -1
+    count = 0
+    for xk, yk, tk in ((xa, ya, ta), (xb, yb, tb)):
+        for c in same:
+            x, y, t = pos(c)
+            count += math.hypot(x - xk, y - yk) <= d and abs(t - tk) <= gap
+        count -= 2
+    return max(count, 0)
+
+
+def test_candidates_and_closer_equal_a_scan_of_the_whole_category() -> None:
+    rng = np.random.default_rng(3)
+    index = PatternIndex(max_km=40.0, max_days=10.0)
+    cases: list[Case] = []
+    for i in range(160):  # arrival order is not time order: windows come late and early
+        case = _case(i, rng)
+        got = index.add(case)
+        want = []
+        for other in cases:
+            if other.category != case.category:
+                continue
+            if _scan([*cases, case], other, case, 40_000.0, 10 * 86400.0) >= 0:
+                want.append(tuple(sorted((other.case_id, case.case_id))))
+        assert got == want
+        cases.append(case)
+    for _ in range(300):
+        a, b = rng.choice(len(cases), 2, replace=False)
+        ca, cb = cases[int(a)], cases[int(b)]
+        expected = (
+            _scan(cases, ca, cb, 40_000.0, 10 * 86400.0) if ca.category == cb.category else -1
+        )
+        assert index.closer(ca.case_id, cb.case_id) == expected
