@@ -58,11 +58,17 @@ class _Column:
         self.n += 1
 
     def within(self, x: float, y: float, t: float, max_m: float, max_s: float) -> np.ndarray:
-        """Rows (ascending) at most ``max_m`` from (x, y) and ``max_s`` from ``t``."""
+        """Rows at most ``max_m`` from (x, y) and ``max_s`` from ``t`` (in no set order)."""
         slack = 1.0  # seconds: the exact test below decides; the slice only has to hold it
         lo = int(np.searchsorted(self.t_sorted, t - max_s - slack, side="left"))
         hi = int(np.searchsorted(self.t_sorted, t + max_s + slack, side="right"))
-        rows = np.sort(self.by_t[lo:hi])
+        n = self.n
+        if 2 * (hi - lo) > n:  # most of the column: one pass over it costs less than gathers
+            keep = (np.hypot(self.x[:n] - x, self.y[:n] - y) <= max_m) & (
+                np.abs(self.t[:n] - t) <= max_s
+            )
+            return np.flatnonzero(keep)
+        rows = self.by_t[lo:hi]
         keep = (np.hypot(self.x[rows] - x, self.y[rows] - y) <= max_m) & (
             np.abs(self.t[rows] - t) <= max_s
         )
@@ -98,7 +104,7 @@ class PatternIndex:
             t = case.occurred_start.timestamp()
             col = self._cols.setdefault(case.category, _Column())
             n = col.n
-            near = col.within(x, y, t, self.max_m, self.max_s)
+            near = np.sort(col.within(x, y, t, self.max_m, self.max_s))  # in arrival order
             col.append(case.case_id, x, y, t)
             self._where[case.case_id] = (case.category, n)
             self._total += 1

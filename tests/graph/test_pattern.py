@@ -6,6 +6,7 @@ import datetime as dt
 import math
 
 import numpy as np
+import pytest
 
 from geo.projection import to_metres
 from graph.cases import Case
@@ -51,9 +52,10 @@ def _scan(cases: list[Case], a: Case, b: Case, max_m: float, max_s: float) -> in
     return max(count, 0)
 
 
-def test_candidates_and_closer_equal_a_scan_of_the_whole_category() -> None:
+@pytest.mark.parametrize("days", [2.0, 10.0, 60.0])  # a slice of the column, or most of it
+def test_candidates_and_closer_equal_a_scan_of_the_whole_category(days: float) -> None:
     rng = np.random.default_rng(3)
-    index = PatternIndex(max_km=40.0, max_days=10.0)
+    index = PatternIndex(max_km=40.0, max_days=days)
     cases: list[Case] = []
     for i in range(160):  # arrival order is not time order: windows come late and early
         case = _case(i, rng)
@@ -62,7 +64,7 @@ def test_candidates_and_closer_equal_a_scan_of_the_whole_category() -> None:
         for other in cases:
             if other.category != case.category:
                 continue
-            if _scan([*cases, case], other, case, 40_000.0, 10 * 86400.0) >= 0:
+            if _scan([*cases, case], other, case, 40_000.0, days * 86400.0) >= 0:
                 want.append(tuple(sorted((other.case_id, case.case_id))))
         assert got == want
         cases.append(case)
@@ -70,6 +72,6 @@ def test_candidates_and_closer_equal_a_scan_of_the_whole_category() -> None:
         a, b = rng.choice(len(cases), 2, replace=False)
         ca, cb = cases[int(a)], cases[int(b)]
         expected = (
-            _scan(cases, ca, cb, 40_000.0, 10 * 86400.0) if ca.category == cb.category else -1
+            _scan(cases, ca, cb, 40_000.0, days * 86400.0) if ca.category == cb.category else -1
         )
         assert index.closer(ca.case_id, cb.case_id) == expected
