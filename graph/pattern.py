@@ -25,6 +25,7 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from geo.projection import to_metres
 from graph.cases import Case
@@ -32,6 +33,17 @@ from graph.cases import Case
 __all__ = ["PatternIndex"]
 
 log = logging.getLogger(__name__)
+
+
+@njit(cache=True, nogil=True)
+def _count_near(x, y, t, by_t, lo, hi, x0, y0, t0, max_m, max_s):  # noqa: ANN001, ANN201
+    """Rows ``by_t[lo:hi]`` at most ``max_m`` from (x0, y0) and ``max_s`` from ``t0``. O(hi - lo)."""
+    count = 0
+    for k in range(lo, hi):
+        r = by_t[k]
+        if abs(t[r] - t0) <= max_s and math.hypot(x[r] - x0, y[r] - y0) <= max_m:
+            count += 1
+    return count
 
 
 @dataclass
@@ -57,11 +69,21 @@ class _Column:
         self.t_sorted = np.insert(self.t_sorted, at, t)
         self.n += 1
 
-    def within(self, x: float, y: float, t: float, max_m: float, max_s: float) -> np.ndarray:
-        """Rows at most ``max_m`` from (x, y) and ``max_s`` from ``t`` (in no set order)."""
-        slack = 1.0  # seconds: the exact test below decides; the slice only has to hold it
+    def _slice(self, t: float, max_s: float) -> tuple[int, int]:
+        slack = 1.0  # seconds: the exact test decides; the slice only has to hold it
         lo = int(np.searchsorted(self.t_sorted, t - max_s - slack, side="left"))
         hi = int(np.searchsorted(self.t_sorted, t + max_s + slack, side="right"))
+        return lo, hi
+
+    def count_within(self, x: float, y: float, t: float, max_m: float, max_s: float) -> int:
+        """How many rows :meth:`within` would return, counted in one compiled pass over
+        the time slice (no temporary arrays: it runs for every scored pair)."""
+        lo, hi = self._slice(t, max_s)
+        return int(_count_near(self.x, self.y, self.t, self.by_t, lo, hi, x, y, t, max_m, max_s))
+
+    def within(self, x: float, y: float, t: float, max_m: float, max_s: float) -> np.ndarray:
+        """Rows at most ``max_m`` from (x, y) and ``max_s`` from ``t`` (in no set order)."""
+        lo, hi = self._slice(t, max_s)
         n = self.n
         if 2 * (hi - lo) > n:  # most of the column: one pass over it costs less than gathers
             keep = (np.hypot(self.x[:n] - x, self.y[:n] - y) <= max_m) & (
@@ -139,6 +161,6 @@ class PatternIndex:
                 return -1
             count = 0
             for k in (i, j):
-                near = col.within(float(col.x[k]), float(col.y[k]), float(col.t[k]), d, gap)
-                count += int(near.size) - 2  # minus the pair itself
+                near = col.count_within(float(col.x[k]), float(col.y[k]), float(col.t[k]), d, gap)
+                count += near - 2  # minus the pair itself
             return max(count, 0)
