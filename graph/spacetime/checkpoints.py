@@ -125,8 +125,13 @@ class CheckpointRegistry:
         self.names = Interner()
         self._lon: list[float] = []
         self._lat: list[float] = []
-        self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._grid: dict[tuple[int, int], np.ndarray] | None = None
+        # (lon, lat, x, y) buffers with spare capacity, filled for the first _filled ids:
+        # checkpoints keep appearing while a stream runs, and each new one used to mean
+        # projecting every registered one again and rebuilding the grid
+        self._buf = np.empty((4, 0))
+        self._filled = 0
+        self._grid: dict[tuple[int, int], np.ndarray] = {}
+        self._gridded = 0  # ids placed in the grid
         self._cell_counts: tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None = None
         self._rasters: DensityRasters | None = None
         self._rasters_n = 0  # checkpoints the rasters were built from
@@ -161,8 +166,6 @@ class CheckpointRegistry:
         ident = self.names.intern(name)
         self._lon.append(float(lon))
         self._lat.append(float(lat))
-        self._arrays = None
-        self._grid = None
         self._cell_counts = None
         return ident
 
@@ -199,33 +202,46 @@ class CheckpointRegistry:
 
     @property
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(lon, lat, x_m, y_m) float64 arrays indexed by checkpoint id."""
-        if self._arrays is None:
-            lon = np.asarray(self._lon, dtype=np.float64)
-            lat = np.asarray(self._lat, dtype=np.float64)
-            if lon.size:
-                x, y = to_metres(lon, lat)
-            else:
-                x = y = np.empty(0)
-            self._arrays = (lon, lat, x, y)
-        return self._arrays
+        """(lon, lat, x_m, y_m) float64 arrays indexed by checkpoint id.
+
+        Checkpoints registered since the last call are projected and appended (amortised
+        O(new)); the arrays returned are views, valid for the ids known at the call.
+        """
+        n = len(self._lon)
+        if self._filled < n:
+            if n > self._buf.shape[1]:
+                grown = np.empty((4, max(256, 2 * n)))
+                grown[:, : self._filled] = self._buf[:, : self._filled]
+                self._buf = grown
+            lon = np.asarray(self._lon[self._filled : n], dtype=np.float64)
+            lat = np.asarray(self._lat[self._filled : n], dtype=np.float64)
+            x, y = to_metres(lon, lat)
+            self._buf[:, self._filled : n] = (lon, lat, x, y)
+            self._filled = n
+        lon, lat, x, y = (row[:n] for row in self._buf)
+        return lon, lat, x, y
 
     def _cells(self) -> dict[tuple[int, int], np.ndarray]:
-        if self._grid is None:
+        """Checkpoint ids by 2 km cell, ascending in each; new ids are added to their cells."""
+        n = len(self)
+        if self._gridded < n:
             _, _, x, y = self.arrays
-            cx = np.floor(x / _CELL_M).astype(np.int64)
-            cy = np.floor(y / _CELL_M).astype(np.int64)
-            order = np.lexsort((cy, cx))
-            grid: dict[tuple[int, int], np.ndarray] = {}
-            if order.size:
-                keys = np.stack([cx[order], cy[order]], axis=1)
-                change = np.ones(order.size, dtype=bool)
-                change[1:] = np.any(keys[1:] != keys[:-1], axis=1)
-                starts = np.nonzero(change)[0]
-                ends = np.append(starts[1:], order.size)
-                for s, e in zip(starts, ends, strict=True):
-                    grid[(int(keys[s, 0]), int(keys[s, 1]))] = order[s:e].astype(np.int32)
-            self._grid = grid
+            new = np.arange(self._gridded, n)
+            cx = np.floor(x[new] / _CELL_M).astype(np.int64)
+            cy = np.floor(y[new] / _CELL_M).astype(np.int64)
+            order = np.lexsort((cy, cx))  # stable: ids stay ascending within a cell
+            keys = np.stack([cx[order], cy[order]], axis=1)
+            change = np.ones(order.size, dtype=bool)
+            change[1:] = np.any(keys[1:] != keys[:-1], axis=1)
+            starts = np.flatnonzero(change)
+            ends = np.append(starts[1:], order.size)
+            grid = self._grid
+            for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+                key = (int(keys[s, 0]), int(keys[s, 1]))
+                ids = new[order[s:e]].astype(np.int32)
+                known = grid.get(key)
+                grid[key] = ids if known is None else np.concatenate([known, ids])
+            self._gridded = n
         return self._grid
 
     def cell_counts(

@@ -83,3 +83,29 @@ def test_register_many_equals_register_and_logs_a_moved_checkpoint(
     assert ids.tolist() == [expected[3], expected[0]]  # a moved camera keeps its first place
     assert "checkpoint cp1 reported at (120.50000" in caplog.text
     assert "cp3" not in caplog.text
+
+
+def test_checkpoints_registered_between_queries_are_found_as_if_registered_at_once() -> None:
+    rng = np.random.default_rng(11)
+    n = 600
+    lon = 121.5 + rng.normal(0, 0.05, n)
+    lat = 29.9 + rng.normal(0, 0.05, n)
+    names = [f"CP-{i:04d}" for i in range(n)]
+    growing = CheckpointRegistry()
+    probes = [(121.5 + dx, 29.9 + dy) for dx, dy in rng.normal(0, 0.03, (8, 2))]
+    for lo, hi in ((0, 1), (1, 40), (40, 41), (41, 300), (300, 600)):
+        growing.register_many(names[lo:hi], lon[lo:hi], lat[lo:hi])
+        # queries in between: the projected positions and the grid are then extended
+        for px, py in probes:
+            growing.near_scene(px, py)
+        at_once = CheckpointRegistry()
+        at_once.register_many(names[:hi], lon[:hi], lat[:hi])
+        for px, py in probes:
+            ids_g, dist_g = growing.within(px, py, 3000.0)
+            ids_a, dist_a = at_once.within(px, py, 3000.0)
+            assert ids_g.tolist() == ids_a.tolist()
+            assert np.array_equal(dist_g, dist_a)
+        assert all(
+            np.array_equal(g, a) for g, a in zip(growing.arrays, at_once.arrays, strict=True)
+        )
+        assert growing.arrays[0].shape == (hi,)
