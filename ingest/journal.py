@@ -19,6 +19,7 @@ Example
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from ingest.keyhashes import KeyHashes
 from ingest.sqlite import SqliteStore
 
 __all__ = ["AppendResult", "Journal", "JournalCommitError", "JournalEntry"]
@@ -49,6 +51,15 @@ CREATE INDEX IF NOT EXISTS journal_kind_time ON journal (kind, event_time);
 -- micro-batches, so derived state that depends on when a batch ends (link scores read
 -- at the end of a batch) comes back exactly as it was
 CREATE TABLE IF NOT EXISTS batches (last_seq INTEGER PRIMARY KEY);
+"""
+
+#: a batch in one statement: sqlite reads it from a JSON array and a blob of payloads,
+#: with no Python lock held (an executemany takes it back for every row)
+_INSERT_BATCH = """
+INSERT OR IGNORE INTO journal (key, kind, event_time, payload, source, position)
+SELECT e.value ->> 0, e.value ->> 1, e.value ->> 2,
+       substr(?2, e.value ->> 5, e.value ->> 6), e.value ->> 3, e.value ->> 4
+FROM json_each(?1) AS e ORDER BY e.key
 """
 
 
@@ -101,6 +112,8 @@ class Journal(SqliteStore):
         self._executor: ThreadPoolExecutor | None = None
         self._inflight: Future[object] | None = None  # a commit not waited for yet
         self._failure: str | None = None  # a commit that failed (see _settle)
+        self._known = KeyHashes()  # keys stored, by hash (see _fresh)
+        self._covered = 0  # every row up to this seq has its key in _known
         self._conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         self._conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
 
@@ -129,10 +142,6 @@ class Journal(SqliteStore):
         this way, and acknowledges a batch to its broker only after :meth:`sync`.
         Complexity: O(n log N) for n entries against N stored.
         """
-        sql = (
-            "INSERT OR IGNORE INTO journal (key, kind, event_time, payload, source, position)"
-            " VALUES (?, ?, ?, ?, ?, ?)"
-        )
         with self._lock:
             self._settle(raise_failure=True)
             if not entries:
@@ -140,38 +149,99 @@ class Journal(SqliteStore):
                     during_commit([])
                 return AppendResult(0, 0, None, [])
             cur = self._conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
+            cur.execute("BEGIN IMMEDIATE")  # the write lock: no other writer until COMMIT
             try:
-                # one bulk insert that skips stored keys (and repeats within the batch),
-                # then read back what this transaction stored: the rows after the last seq
-                # before it (inside the write transaction: no other writer slips in)
-                before = cur.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0]
-                cur.executemany(sql, entries)
-                stored = cur.execute(
-                    "SELECT seq, key FROM journal WHERE seq > ? ORDER BY seq", (before,)
-                ).fetchall()
+                self._catch_up(cur)
+                fresh = self._fresh(cur, entries)
+                first = self._next_seq(cur) if fresh else None
+                if first is not None:
+                    # rows get the next seqs in order (AUTOINCREMENT, nothing ignored: the
+                    # keys were checked under this lock), so the batch's end is known now
+                    last = first + len(fresh) - 1
+                    cur.execute("INSERT OR IGNORE INTO batches (last_seq) VALUES (?)", (last,))
+                    self._known.add([e.key for e in fresh])
+                    self._covered = last
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
-            by_key: dict[str, JournalEntry] = {}
-            for e in entries:
-                by_key.setdefault(e.key, e)
-            fresh = [by_key[key] for _, key in stored]
-            if stored:
-                cur.execute("INSERT OR IGNORE INTO batches (last_seq) VALUES (?)", (stored[-1][0],))
-            if during_commit is None and wait:
-                cur.execute("COMMIT")
+            if not fresh:
+                cur.execute("COMMIT")  # nothing written: no disk sync
+                if during_commit is not None:
+                    during_commit([])
+            elif during_commit is None and wait:
+                try:
+                    self._store(cur, self._batch_params(fresh), len(fresh))
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        cur.execute("ROLLBACK")
+                    self._covered = 0  # seqs may be taken again by others: look again
+                    raise
             else:
-                # sqlite releases the GIL while it syncs: the caller's work overlaps it
-                self._inflight = self._writer().submit(cur.execute, "COMMIT")
+                # the insert is one statement and sqlite holds no Python lock while it runs
+                # (nor while it syncs): the caller's work overlaps both
+                params = self._batch_params(fresh)
+                self._inflight = self._writer().submit(self._store, cur, params, len(fresh))
                 try:
                     if during_commit is not None:
                         during_commit(fresh)
                 finally:
                     if wait:
                         self._settle(raise_failure=True)
-        first: int | None = int(stored[0][0]) if stored else None
         return AppendResult(len(fresh), len(entries) - len(fresh), first, fresh)
+
+    def _catch_up(self, cur: sqlite3.Cursor) -> None:
+        """Learn the keys other handles stored since this one last looked (a restart's
+        first append reads all of them); under the write lock."""
+        top = cur.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0]
+        if top > self._covered:
+            rows = cur.execute("SELECT key FROM journal WHERE seq > ?", (self._covered,))
+            self._known.add(key for (key,) in rows)
+            self._covered = int(top)
+
+    def _fresh(self, cur: sqlite3.Cursor, entries: Sequence[JournalEntry]) -> list[JournalEntry]:
+        """The entries whose key is not stored, first of each key, in order (write lock held).
+
+        The key hashes answer for most; a hash hit is checked against the table (a
+        redelivered message, or rarely two keys with one hash).
+        """
+        first: dict[str, JournalEntry] = {}
+        for e in entries:
+            first.setdefault(e.key, e)
+        keys = list(first)
+        hits = self._known.hits(keys)
+        if hits:
+            stored = self._known_keys([keys[i] for i in hits], cur)
+            for key in stored:
+                del first[key]
+        return list(first.values())
+
+    @staticmethod
+    def _next_seq(cur: sqlite3.Cursor) -> int:
+        row = cur.execute("SELECT seq FROM sqlite_sequence WHERE name = 'journal'").fetchone()
+        top = cur.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0]
+        return max(int(row[0]) if row else 0, int(top)) + 1
+
+    @staticmethod
+    def _batch_params(fresh: list[JournalEntry]) -> tuple[str, bytes]:
+        """The parameters of :data:`_INSERT_BATCH`: a JSON array of (key, kind, time,
+        source, position, offset, length) and one blob of the payloads."""
+        meta = []
+        offset = 1  # substr() counts from 1
+        for e in fresh:
+            meta.append((e.key, e.kind, e.event_time, e.source, e.position, offset, len(e.payload)))
+            offset += len(e.payload)
+        return json.dumps(meta, ensure_ascii=False), b"".join([e.payload for e in fresh])
+
+    @staticmethod
+    def _store(cur: sqlite3.Cursor, params: tuple[str, bytes], expected: int) -> None:
+        """Insert and commit a batch: two statements, on the writer thread or the caller's."""
+        cur.execute(_INSERT_BATCH, params)
+        if cur.rowcount != expected:  # the keys were checked under the write lock
+            raise sqlite3.IntegrityError(
+                f"journal stored {cur.rowcount} of {expected} new entries: another writer"
+                " stored some of them inside this transaction"
+            )
+        cur.execute("COMMIT")
 
     def sync(self) -> None:
         """Wait until the last appended batch is durable (see ``append(wait=False)``);
@@ -193,6 +263,7 @@ class Journal(SqliteStore):
             except sqlite3.Error as exc:
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.execute("ROLLBACK")
+                self._covered = 0  # seqs may be taken again by others: look again
                 self._failure = f"journal commit failed after the batch was applied: {exc}"
                 log.error("%s", self._failure)
         if raise_failure and self._failure is not None:
@@ -257,6 +328,10 @@ class Journal(SqliteStore):
                 ).fetchall()
             if not rows:
                 return
+            if last <= self._covered:  # every row up to the chunk's last is now known
+                with self._lock:
+                    self._known.add(row[1] for row in rows)
+                    self._covered = max(self._covered, int(rows[-1][0]))
             for seq, key, kind, event_time, payload, source, position in rows:
                 yield seq, JournalEntry(key, kind, event_time, bytes(payload), source, position)
             last = rows[-1][0]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ingest.deadletter import DeadLetter, DeadLetterStore
 from ingest.journal import Journal, JournalEntry
+from ingest.sqlite import connect
 
 
 def _entry(i: int, kind: str = "sighting") -> JournalEntry:
@@ -140,3 +141,53 @@ def test_an_error_in_during_commit_still_leaves_the_batch_committed(tmp_path: Pa
     assert len(j) == 1
     assert j.append([_entry(2)]).accepted == 1  # no transaction left open
     j.close()
+
+
+def test_keys_another_handle_stored_are_duplicates_here(tmp_path: Path) -> None:
+    """Two workers share one journal: each learns what the other stored before it appends."""
+    path = tmp_path / "j.sqlite"
+    one, two = Journal(path), Journal(path)
+    assert two.append([_entry(9)]).accepted == 1  # two has looked at the journal already
+    assert one.append([_entry(1), _entry(2)]).accepted == 2
+    again = two.append([_entry(2), _entry(3)])
+    assert (again.accepted, again.duplicates) == (1, 1)
+    assert [e.key for e in again.fresh] == ["sighting:s3"]
+    assert (one.append([_entry(3), _entry(9), _entry(4)]).accepted) == 1
+    assert len(one) == 5
+    # every batch's end is the seq of its last stored row, whichever handle stored it
+    ends = one.batch_ends()
+    seqs = [seq for seq, _ in one.iter_entries()]
+    assert ends == [seqs[0], seqs[2], seqs[3], seqs[4]]
+    one.close()
+    two.close()
+
+
+def test_a_pruned_message_sent_again_is_stored_again(tmp_path: Path) -> None:
+    """Retention deletes old rows behind the journal's back; the same key is then new."""
+    path = tmp_path / "j.sqlite"
+    j = Journal(path)
+    j.append([_entry(1), _entry(2)])
+    conn = connect(path)
+    conn.execute("DELETE FROM journal WHERE key = 'sighting:s1'")
+    conn.close()
+    again = j.append([_entry(1), _entry(2)])
+    assert (again.accepted, again.duplicates) == (1, 1)
+    assert sorted(e.key for _, e in j.iter_entries()) == ["sighting:s1", "sighting:s2"]
+    j.close()
+
+
+def test_payload_bytes_and_times_come_back_exactly(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    j = Journal(path)
+    odd = [
+        JournalEntry(
+            "incident:引号\"'\\", "incident", 1772400000.123456, b'\x00\xff{"a": 1}\n', "f", "0"
+        ),
+        JournalEntry("sighting:empty", "sighting", 0.1 + 0.2, b"", "file:/tmp/x y.jsonl", "7"),
+        JournalEntry("sighting:big", "sighting", 1.5e9, bytes(range(256)) * 300, "kafka:t/0", "12"),
+    ]
+    j.append(odd, during_commit=lambda fresh: None, wait=False)
+    j.sync()
+    j.close()
+    back = [e for _, e in Journal(path).iter_entries()]
+    assert back == odd
