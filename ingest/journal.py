@@ -63,6 +63,10 @@ FROM json_each(?1) AS e ORDER BY e.key
 """
 
 
+#: the batch's JSON array: compact, no circularity check (plain tuples of str and numbers)
+_ENCODE = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":")).encode
+
+
 class JournalCommitError(RuntimeError):
     """The commit of a batch failed after work derived from it was done (see
     :meth:`Journal.append`): derived state is ahead of the journal until rebuilt."""
@@ -230,7 +234,7 @@ class Journal(SqliteStore):
         for e in fresh:
             meta.append((e.key, e.kind, e.event_time, e.source, e.position, offset, len(e.payload)))
             offset += len(e.payload)
-        return json.dumps(meta, ensure_ascii=False), b"".join([e.payload for e in fresh])
+        return _ENCODE(meta), b"".join([e.payload for e in fresh])
 
     @staticmethod
     def _store(cur: sqlite3.Cursor, params: tuple[str, bytes], expected: int) -> None:
