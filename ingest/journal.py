@@ -133,9 +133,13 @@ class Journal(SqliteStore):
         Returns once the batch is durable (committed with ``synchronous=FULL``).
         ``AppendResult.fresh`` lists the entries stored by this call, in order.
 
-        ``during_commit(fresh)``, if given, runs on the calling thread while the commit
-        (the disk sync) runs on the journal's writer thread; ``append`` returns (or
-        raises) once both are done. If the commit fails after ``during_commit`` ran,
+        Which entries are new is decided before anything is written, under the write
+        lock: from the in-memory hashes of the stored keys (:class:`KeyHashes`; a hash hit
+        is checked against the table, and rows other handles stored since this one last
+        looked are read first). So the insert itself need not come first:
+        ``during_commit(fresh)``, if given, runs on the calling thread while the insert
+        (one statement) and the commit (the disk sync) run on the journal's writer
+        thread; ``append`` returns (or raises) once both are done. If the commit fails after ``during_commit`` ran,
         :class:`JournalCommitError` says so: whatever ``during_commit`` derived from
         the batch is then ahead of the journal.
 
@@ -144,7 +148,7 @@ class Journal(SqliteStore):
         later call (which waits for it first) raises :class:`JournalCommitError` if that
         commit failed. A stream source overlaps the disk sync with reading its next batch
         this way, and acknowledges a batch to its broker only after :meth:`sync`.
-        Complexity: O(n log N) for n entries against N stored.
+        Complexity: O(n log N) for n entries against N stored (memory: 8 bytes a key).
         """
         with self._lock:
             self._settle(raise_failure=True)
