@@ -83,6 +83,7 @@ def _percentiles(prefix: str, values: Sequence[float]) -> dict[str, float]:
 def _embedded_child(path: str, workdir: str, queue: Any) -> None:
     from icc.config import Settings
     from icc.runtime import Runtime
+    from ingest.pipeline import stream_gc
     from ingest.sources import RawMessage, batched
 
     total = _count_lines(Path(path))
@@ -93,17 +94,20 @@ def _embedded_child(path: str, workdir: str, queue: Any) -> None:
     done = 0
     start = time.perf_counter()
     try:
-        for chunk in batched(
-            (RawMessage(raw, "bench:e2e", str(i)) for i, raw in enumerate(_iter_lines(Path(path)))),
-            size,
-        ):
-            t0 = time.perf_counter()
-            runtime.ingestor.process(chunk, durable=False)  # as icc replay and icc run do
-            if any(b'"kind": "incident"' in m.raw or b'"kind":"incident"' in m.raw for m in chunk):
-                report_ms.append((time.perf_counter() - t0) * 1000.0)
-            done += len(chunk)
-            curve.append((time.perf_counter() - start, total - done))
-        runtime.ingestor.sync()
+        lines = (
+            RawMessage(raw, "bench:e2e", str(i)) for i, raw in enumerate(_iter_lines(Path(path)))
+        )
+        with stream_gc():  # as icc replay and icc run do
+            for chunk in batched(lines, size):
+                t0 = time.perf_counter()
+                runtime.ingestor.process(chunk, durable=False)
+                if any(
+                    b'"kind": "incident"' in m.raw or b'"kind":"incident"' in m.raw for m in chunk
+                ):
+                    report_ms.append((time.perf_counter() - t0) * 1000.0)
+                done += len(chunk)
+                curve.append((time.perf_counter() - start, total - done))
+            runtime.ingestor.sync()
         seconds = time.perf_counter() - start
         series = len(runtime.series)
     finally:

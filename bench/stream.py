@@ -60,6 +60,7 @@ from bench.ingest import make_incidents, make_sightings
 from icc.config import Settings
 from icc.runtime import Runtime
 from ingest.models import ContractError, parse_message
+from ingest.pipeline import stream_gc
 from ingest.sources import RawMessage, batched
 
 __all__ = [
@@ -159,14 +160,15 @@ def run_embedded(
     kinds: dict[str, int] = {}
     try:
         start = time.perf_counter()
-        for chunk in batched(messages, settings.batch_size):
-            t0 = time.perf_counter()
-            result = runtime.ingestor.process(chunk, durable=False)  # as icc replay / run do
-            latencies.append((time.perf_counter() - t0) * 1000.0)
-            for kind, n in result.by_kind.items():
-                kinds[kind] = kinds.get(kind, 0) + n
-            advance(len(chunk))
-        runtime.ingestor.sync()  # the last batch's disk sync is part of the run
+        with stream_gc():  # as icc replay / run do
+            for chunk in batched(messages, settings.batch_size):
+                t0 = time.perf_counter()
+                result = runtime.ingestor.process(chunk, durable=False)
+                latencies.append((time.perf_counter() - t0) * 1000.0)
+                for kind, n in result.by_kind.items():
+                    kinds[kind] = kinds.get(kind, 0) + n
+                advance(len(chunk))
+            runtime.ingestor.sync()  # the last batch's disk sync is part of the run
         seconds = time.perf_counter() - start
         series = len(runtime.series)
     finally:

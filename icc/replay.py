@@ -26,6 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from icc.runtime import Runtime
 from ingest.models import ContractError, parse_message
+from ingest.pipeline import stream_gc
 from ingest.sources import RawMessage, batched, read_jsonl
 
 __all__ = ["SPILL_EVERY", "ReplaySummary", "event_time_order", "replay_files"]
@@ -167,11 +168,12 @@ def _replay(
 
         total, ordered = event_time_order(counted(), work, SPILL_EVERY)
         task = progress.add_task("replay", total=total)
-        for chunk in batched(ordered, runtime.settings.batch_size):
-            # each batch's disk sync overlaps reading and applying the next one
-            runtime.ingestor.process(chunk, durable=False)
-            progress.advance(task, len(chunk))
-        runtime.ingestor.sync()
+        with stream_gc():
+            for chunk in batched(ordered, runtime.settings.batch_size):
+                # each batch's disk sync overlaps reading and applying the next one
+                runtime.ingestor.process(chunk, durable=False)
+                progress.advance(task, len(chunk))
+            runtime.ingestor.sync()
     totals = runtime.ingestor.totals
     summary = ReplaySummary(
         received=totals.received - start[0],

@@ -198,9 +198,10 @@ class Ingestor:
     def run(self, messages: Iterable[RawMessage], batch_size: int = 1000) -> IngestTotals:
         """Feed a whole stream through :meth:`process` in micro-batches; each batch's disk
         sync overlaps reading the next one, and the stream is durable on return."""
-        for chunk in batched(messages, batch_size):
-            self.process(chunk, durable=False)
-        self.sync()
+        with stream_gc():
+            for chunk in batched(messages, batch_size):
+                self.process(chunk, durable=False)
+            self.sync()
         return self.totals
 
     def rebuild(self, batch_size: int = 5000, breaks: Iterable[int] = ()) -> int:
