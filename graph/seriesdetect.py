@@ -43,11 +43,26 @@ __all__ = ["SeriesTracker"]
 log = logging.getLogger(__name__)
 
 
+def _ordered(g: nx.Graph, nodes: Iterable[str]) -> nx.Graph:
+    """The subgraph of ``g`` on ``nodes``, built in sorted order (a copy).
+
+    The weak-bridge cut and Louvain follow the graph's node and edge order, and a subgraph
+    view of a small part of a graph lists its nodes in set order, which changes with the
+    string hash seed of each process: a restart must find the same series."""
+    sub = nx.Graph()
+    keep = sorted(nodes)
+    sub.add_nodes_from(keep)
+    sub.add_edges_from(
+        sorted((min(a, b), max(a, b), d) for a, b, d in g.subgraph(keep).edges(data=True))
+    )
+    return sub
+
+
 def _support(side_a: set[str], side_b: set[str], scored: Mapping[tuple[str, str], float]) -> float:
     """Noisy-OR of the scored pairs between two groups."""
     miss = 1.0
-    for x in side_a:
-        for y in side_b:
+    for x in sorted(side_a):
+        for y in sorted(side_b):
             miss *= 1.0 - scored.get((x, y) if x < y else (y, x), 0.0)
     return 1.0 - miss
 
@@ -138,7 +153,10 @@ class SeriesTracker:
             if n in self.graph:
                 nodes |= nx.node_connected_component(self.graph, n)
         nodes |= {c for n in touched for c in self.series.get(self._of_case.get(n, ""), ())}
-        groups = self._groups(self.graph.subgraph(nodes).copy(), scored)
+        # built in sorted order: the weak-bridge cut and Louvain follow the graph's node and
+        # edge order, and a subgraph view would list nodes in set order, which changes with
+        # the hash seed of each process (a restart must find the same series)
+        groups = self._groups(_ordered(self.graph, nodes), scored)
         groups = self._refine(groups, nodes, scored)
         return self._assign(groups, nodes.union(*groups))
 
@@ -181,7 +199,7 @@ class SeriesTracker:
             return v
 
         def gain(c: str, members: set[str]) -> float:
-            return sum(w(c, m) for m in members if m != c)
+            return sum(w(c, m) for m in sorted(members) if m != c)
 
         out = [set(g) for g in groups]
         for _ in range(self.refine_rounds):
@@ -224,13 +242,13 @@ class SeriesTracker:
             if min(len(s) for s in sides) < 2 or _support(*sides, scored) >= self.strong:
                 g.add_edge(a, b, p=p)  # a leaf merges nothing; a seconded bridge holds
         out: list[frozenset[str]] = []
-        for comp in nx.connected_components(g):
+        for comp in sorted(nx.connected_components(g), key=min):
             if len(comp) < 2:
                 continue
             if len(comp) < self.min_split:
                 out.append(frozenset(comp))
                 continue
-            sub = g.subgraph(comp)
+            sub = _ordered(g, comp)
             parts = nx.community.louvain_communities(sub, weight="p", seed=self.seed)
             clear = (
                 len(parts) > 1
