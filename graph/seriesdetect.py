@@ -12,19 +12,27 @@ two guards against the giant component that chaining produces:
 * a group of ``min_split`` or more cases that falls into clear communities
   (Louvain, weighted by link probability, modularity >= ``min_modularity``) —
   two crews of the same city joined by a few links — is split along them, and a
-  group larger than ``max_direct`` is always split.
+  group larger than ``max_direct`` is always split. Communities that are not
+  clear are still split apart where the weight of evidence across them (below)
+  sums to zero or less: a few accepted links between two crews do not outweigh
+  the many pairs across that say "not one series" (they are joined again, the
+  pair of communities with the most evidence across first, while it is positive).
 
 The groups are then refined case by case, by the weight of evidence between a
 case and a group: each scored pair counts ``logit(p) + attach_nats`` (clipped
 to ``[-floor_nats, 8]`` before the shift), a pair never scored (no shared entity,
 not a near-repeat: common between the far-apart scenes of one crew)
 ``-unscored_nats``. A member of three or more whose sum with the rest of its group is
-negative leaves it (a bystander case held by one accepted link), and a case in
-no series joins the group where its sum is largest and positive (a case whose
-links to each member are weak, e.g. 0.2-0.4, but that sits with all of them).
-Both are repeated ``refine_rounds`` times. Cases are only moved into a group
-from outside any series, so a refinement never reaches beyond the groups
-being recomputed.
+negative leaves it (a bystander case held by one accepted link); two groups whose
+pairs across sum to more than ``merge_nats`` merge, largest sum first (the two
+halves of a crew whose links across are each below the threshold, e.g. 0.3-0.5,
+but that are many and consistent; one link across, even an accepted one, is
+outweighed by the pairs across that were never scored); and a case in no series
+joins the group where its sum is largest and positive (a case whose links to each
+member are weak, e.g. 0.2-0.4, but that sits with all of them). All three are
+repeated ``refine_rounds`` times. Cases are only moved into a group from outside
+any series, and only groups being recomputed merge, so a refinement never reaches
+beyond the groups being recomputed.
 
 Ids are stable: a recomputed group keeps the id of the existing series it
 overlaps most (Jaccard >= 0.5); otherwise it gets the next ``S-0001``-style id.
@@ -34,7 +42,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import networkx as nx
 
@@ -93,12 +101,20 @@ class SeriesTracker:
         floor_nats: float = 6.0,
         unscored_nats: float = 2.0,
         refine_rounds: int = 2,
+        merge_nats: float = 2.0,
     ) -> None:
-        if not (floor_nats > 0 and attach_nats >= 0 and unscored_nats >= 0 and refine_rounds >= 0):
+        if not (
+            floor_nats > 0
+            and attach_nats >= 0
+            and unscored_nats >= 0
+            and refine_rounds >= 0
+            and merge_nats >= 0
+        ):
             raise ValueError(
                 f"attach_nats={attach_nats}, floor_nats={floor_nats}, "
-                f"unscored_nats={unscored_nats}, refine_rounds={refine_rounds}: expected "
-                "attach_nats >= 0, floor_nats > 0, unscored_nats >= 0, refine_rounds >= 0"
+                f"unscored_nats={unscored_nats}, refine_rounds={refine_rounds}, "
+                f"merge_nats={merge_nats}: expected attach_nats >= 0, floor_nats > 0, "
+                "unscored_nats >= 0, refine_rounds >= 0, merge_nats >= 0"
             )
         self.strong = strong
         self.max_direct = max_direct
@@ -109,6 +125,7 @@ class SeriesTracker:
         self.floor_nats = floor_nats
         self.unscored_nats = unscored_nats
         self.refine_rounds = refine_rounds
+        self.merge_nats = merge_nats
         #: pairs above this probability weigh for a common series (logit(p) > -attach_nats)
         self._attractive = 1.0 / (1.0 + math.exp(attach_nats))
         self._near: dict[str, set[str]] = {}  # case -> cases it has an attractive pair with
@@ -156,8 +173,9 @@ class SeriesTracker:
         # built in sorted order: the weak-bridge cut and Louvain follow the graph's node and
         # edge order, and a subgraph view would list nodes in set order, which changes with
         # the hash seed of each process (a restart must find the same series)
-        groups = self._groups(_ordered(self.graph, nodes), scored)
-        groups = self._refine(groups, nodes, scored)
+        weigh = self._weigher(scored)
+        groups = self._groups(_ordered(self.graph, nodes), scored, weigh)
+        groups = self._refine(groups, nodes, weigh)
         return self._assign(groups, nodes.union(*groups))
 
     def partners(self, case: str) -> frozenset[str]:
@@ -178,16 +196,8 @@ class SeriesTracker:
             self._near[b].discard(a)
         return now or was
 
-    def _refine(
-        self,
-        groups: list[frozenset[str]],
-        scope: set[str],
-        scored: Mapping[tuple[str, str], float],
-    ) -> list[frozenset[str]]:
-        """Members with negative evidence for their group leave it; cases in no series join
-        the group they have the most (positive) evidence for. See the module docstring."""
-        if not self.refine_rounds:
-            return groups
+    def _weigher(self, scored: Mapping[tuple[str, str], float]) -> Callable[[str, str], float]:
+        """A pair's weight of evidence for a common series (cached for one update)."""
         floor, shift, unscored = self.floor_nats, self.attach_nats, self.unscored_nats
         weight: dict[tuple[str, str], float] = {}
 
@@ -197,6 +207,20 @@ class SeriesTracker:
             if v is None:
                 v = weight[pair] = _nats(scored.get(pair), floor, shift, unscored)
             return v
+
+        return w
+
+    def _refine(
+        self,
+        groups: list[frozenset[str]],
+        scope: set[str],
+        w: Callable[[str, str], float],
+    ) -> list[frozenset[str]]:
+        """Members with negative evidence for their group leave it, groups with enough
+        evidence between them merge, and cases in no series join the group they have the most
+        (positive) evidence for. See the module docstring."""
+        if not self.refine_rounds:
+            return groups
 
         def gain(c: str, members: set[str]) -> float:
             return sum(w(c, m) for m in sorted(members) if m != c)
@@ -212,6 +236,9 @@ class SeriesTracker:
                     g.discard(c)
                     moved = True
             out = [g for g in out if len(g) >= 2]
+            n_groups = len(out)
+            out = self._merge(out, w)
+            moved = moved or len(out) != n_groups
             of = {c: i for i, g in enumerate(out) for c in g}
             near = sorted({n for g in out for m in g for n in self._near.get(m, ())} - of.keys())
             joins: dict[int, set[str]] = {}
@@ -233,7 +260,57 @@ class SeriesTracker:
                 break
         return [frozenset(g) for g in out]
 
-    def _groups(self, g: nx.Graph, scored: Mapping[tuple[str, str], float]) -> list[frozenset[str]]:
+    def _merge(self, groups: list[set[str]], w: Callable[[str, str], float]) -> list[set[str]]:
+        """Merge the two groups with the largest sum of evidence across, while it is above
+        ``merge_nats`` and the merged group is no larger than ``max_direct`` (which the
+        communities split would cut again). Only groups with an attractive pair (an
+        accepted link or a pair in the index) across can sum above zero, so only those are
+        weighed."""
+        out = [set(g) for g in groups]
+        while len(out) > 1:
+            of = {c: i for i, g in enumerate(out) for c in g}
+            across: set[tuple[int, int]] = set()
+            for i, g in enumerate(out):
+                for c in g:
+                    near = self._near.get(c, set()).union(self.graph.adj.get(c, ()))
+                    for n in near:
+                        j = of.get(n, i)
+                        if j != i and len(g) + len(out[j]) <= self.max_direct:
+                            across.add((min(i, j), max(i, j)))
+            best, best_sum = None, self.merge_nats
+            for i, j in sorted(across):
+                total = sum(w(x, y) for x in sorted(out[i]) for y in sorted(out[j]))
+                if total > best_sum:
+                    best, best_sum = (i, j), total
+            if best is None:
+                break
+            i, j = best
+            out[i] |= out.pop(j)
+        return out
+
+    def _split(self, parts: list[set[str]], w: Callable[[str, str], float]) -> list[set[str]]:
+        """Communities joined again, the two with the largest sum of evidence across first,
+        while that sum is positive: what is left apart has evidence against a common series."""
+        out = [set(p) for p in sorted(parts, key=min)]
+        while len(out) > 1:
+            best, best_sum = None, 0.0
+            for i in range(len(out)):
+                for j in range(i + 1, len(out)):
+                    total = sum(w(x, y) for x in sorted(out[i]) for y in sorted(out[j]))
+                    if total > best_sum:
+                        best, best_sum = (i, j), total
+            if best is None:
+                break
+            i, j = best
+            out[i] |= out.pop(j)
+        return out
+
+    def _groups(
+        self,
+        g: nx.Graph,
+        scored: Mapping[tuple[str, str], float],
+        w: Callable[[str, str], float],
+    ) -> list[frozenset[str]]:
         weak = [(a, b) for a, b in nx.bridges(g) if g[a][b]["p"] < self.strong]
         for a, b in weak:
             p = g[a][b]["p"]
@@ -255,7 +332,10 @@ class SeriesTracker:
                 and nx.community.modularity(sub, parts, weight="p") >= self.min_modularity
             )
             if len(comp) <= self.max_direct and not clear:
-                out.append(frozenset(comp))
+                # no clear communities by link strength: split only along communities with
+                # evidence against each other (two crews of one city held by a few links)
+                kept = self._split(parts, w) if self.refine_rounds and len(parts) > 1 else [comp]
+                out.extend(frozenset(p) for p in kept if len(p) >= 2)
                 continue
             out.extend(frozenset(p) for p in parts if len(p) >= 2)
         return out

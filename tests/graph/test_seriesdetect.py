@@ -67,6 +67,8 @@ def test_refinement_settings_are_checked() -> None:
         SeriesTracker(refine_rounds=-1)
     with pytest.raises(ValueError, match="floor_nats=0"):
         SeriesTracker(floor_nats=0)
+    with pytest.raises(ValueError, match="merge_nats=-1"):
+        SeriesTracker(merge_nats=-1.0)
 
 
 _SERIES_IN_A_FRESH_PROCESS = """
@@ -105,3 +107,42 @@ def test_series_do_not_depend_on_the_hash_seed_of_the_process() -> None:
         for seed in range(6)
     }
     assert len(runs) == 1
+
+
+def _clique(cases: list[str], p: float) -> dict[tuple[str, str], float]:
+    return {pair: p for pair in itertools.combinations(cases, 2)}
+
+
+A3, B3 = ["A-1", "A-2", "A-3"], ["B-1", "B-2", "B-3"]
+
+
+def test_two_groups_with_evidence_between_them_in_all_pairs_merge() -> None:
+    # no pair across passes the threshold, but every pair across weighs for one series
+    scored = _clique(A3[:2], 0.9) | _clique(B3[:2], 0.9)
+    scored |= {(a, b): 0.4 for a in A3[:2] for b in B3[:2]}
+    assert _settle(SeriesTracker(), scored) == [["A-1", "A-2", "B-1", "B-2"]]
+    assert _settle(SeriesTracker(merge_nats=100.0), scored) == [["A-1", "A-2"], ["B-1", "B-2"]]
+
+
+def test_one_link_between_two_series_does_not_merge_them() -> None:
+    # an accepted link and a mid one across, every other pair across never scored
+    scored = _clique(A3, 0.9) | _clique(B3, 0.9) | {("A-1", "B-1"): 0.7, ("A-2", "B-2"): 0.45}
+    assert _settle(SeriesTracker(), scored) == [A3, B3]
+
+
+def test_communities_with_evidence_against_each_other_split() -> None:
+    # two crews joined by three accepted links (no bridge); Louvain's communities are not
+    # clear by modularity (0.2 < 0.25), but every other pair across says "not one series"
+    scored = (
+        _clique(A3, 0.7) | _clique(B3, 0.7) | {(a, b): 0.6 for a, b in zip(A3, B3, strict=True)}
+    )
+    scored |= {(a, b): 0.01 for a in A3 for b in B3 if a[2:] != b[2:]}
+    assert _settle(SeriesTracker(), scored) == [A3, B3]
+    assert _settle(SeriesTracker(refine_rounds=0), scored) == [sorted(A3 + B3)]
+
+
+def test_a_case_with_one_mid_link_to_five_members_and_weak_pairs_to_the_rest_stays_out() -> None:
+    five = [f"C-{i}" for i in range(1, 6)]
+    scored = _clique(five, 0.9) | {("C-1", "X-1"): 0.6}
+    scored |= {(c, "X-1"): 0.06 for c in five[1:]}
+    assert _settle(SeriesTracker(), scored) == [five]
