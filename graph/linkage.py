@@ -236,11 +236,13 @@ class Linker:
             of = {c: sid for sid, members in self.tracker.series.items() for c in members}
             found: dict[str, list[tuple[float, tuple[str, str], int, str, str]]] = {}
             covered: set[str] = set()  # members with an accepted link inside their series
+            inside: dict[str, list[tuple[str, str]]] = {}  # accepted links inside a series
             for pair, p in self._accepted.items():
                 sid = of.get(pair[0])
                 if sid is None or of.get(pair[1]) != sid:
                     continue
                 covered.update(pair)
+                inside.setdefault(sid, []).append(pair)
                 rows = found.setdefault(sid, [])
                 for i, (kind, text) in enumerate(self.links[pair].evidence):
                     rows.append((-p, pair, i, kind, text))
@@ -256,8 +258,43 @@ class Linker:
                             break
                 for case_id in sorted(members - covered)[:JOINED_SHOWN]:
                     details.extend(self._joined(case_id, members))
+                for part in _linked_parts(inside.get(sid, ()))[1:JOINED_SHOWN]:
+                    details.extend(self._bridged(part, members))
                 out.append(Series(sid, tuple(sorted(members)), tuple(details)))
             return out
+
+    def _bridged(self, part: frozenset[str], members: frozenset[str]) -> list[Evidence]:
+        """Why a group of cases held together by accepted links belongs with the rest of its
+        series, where no accepted link crosses (the series refinement merged two groups on
+        the sum of their weaker links): a line naming how many such links cross and the
+        strongest, and that pair's evidence."""
+        rest = members - part
+        scored = []
+        for case_id in sorted(part):
+            for other in self.tracker.partners(case_id) & rest:
+                pair = (case_id, other) if case_id < other else (other, case_id)
+                link = self.links.get(pair)
+                if link is not None:
+                    scored.append((link.probability, pair))
+        if not scored:
+            return []
+        p, pair = max(scored)
+        head = Evidence(
+            "series",
+            f"{', '.join(sorted(part))} joined the series on {len(scored)} links with its "
+            f"other cases, none strong alone (strongest: {pair[0]} and {pair[1]}, "
+            f"probability {p:.2f})",
+        )
+        return [head, *(Evidence(kind, text) for kind, text in self._sentences(pair, p)[:2])]
+
+    def _sentences(self, pair: tuple[str, str], p: float) -> tuple[tuple[str, str], ...]:
+        """A pair's evidence sentences, scored on demand and kept while its probability is
+        the same."""
+        kept = self._explained.get(pair)
+        if kept is None or kept[0] != p:
+            link = self.score(*pair, explain=True)
+            kept = self._explained[pair] = (p, link.evidence if link is not None else ())
+        return kept[1]
 
     def _joined(self, case_id: str, members: frozenset[str]) -> list[Evidence]:
         """Why a case with no accepted link inside its series belongs to it (the series
@@ -272,13 +309,27 @@ class Linker:
         if not scored:
             return []
         p, other, pair = max(scored)
-        kept = self._explained.get(pair)
-        if kept is None or kept[0] != p:
-            link = self.score(*pair, explain=True)
-            kept = self._explained[pair] = (p, link.evidence if link is not None else ())
         head = Evidence(
             "series",
             f"{case_id} joined on its links with {len(scored)} of the series' cases, none "
             f"strong alone (strongest: {other}, probability {p:.2f})",
         )
-        return [head, *(Evidence(kind, text) for kind, text in kept[1][:2])]
+        return [head, *(Evidence(kind, text) for kind, text in self._sentences(pair, p)[:2])]
+
+
+def _linked_parts(links: Sequence[tuple[str, str]]) -> list[frozenset[str]]:
+    """The groups of cases connected by ``links``, largest first (then by smallest id)."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in links:
+        parent[find(a)] = find(b)
+    parts: dict[str, set[str]] = {}
+    for c in parent:
+        parts.setdefault(find(c), set()).add(c)
+    return sorted((frozenset(p) for p in parts.values()), key=lambda p: (-len(p), min(p)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from graph.linkage import JOINED_SHOWN
+from graph.linkage import JOINED_SHOWN, _linked_parts
 from icc.config import Settings
 from icc.runtime import Runtime
 
@@ -137,11 +137,52 @@ def test_every_case_of_a_series_is_explained(replayed_scenario: tuple[Path, dict
         for series in linker.series():
             members = set(series.case_ids)
             linked = {c for pair in linker._accepted for c in pair if set(pair) <= members}
+            lines = [e.detail for e in series.evidence if e.kind == "series"]
             for case_id in sorted(members - linked)[:JOINED_SHOWN]:
-                lines = [e.detail for e in series.evidence if e.kind == "series"]
                 assert any(line.startswith(f"{case_id} joined on its links") for line in lines)
                 joined += 1
+            # groups merged on weaker links across (no accepted link between them)
+            inside = [pair for pair in linker._accepted if set(pair) <= members]
+            for part in _linked_parts(inside)[1:JOINED_SHOWN]:
+                head = f"{', '.join(sorted(part))} joined the series on"
+                assert any(line.startswith(head) for line in lines)
         assert all(series.evidence for series in linker.series())
     finally:
         runtime.close()
     assert joined, "seed 21 had cases taken in by the refinement (2 when this was written)"
+
+
+def test_groups_merged_on_weaker_links_are_explained() -> None:
+    """Two groups joined by the series refinement on links across that are each below the
+    threshold: the series says so, naming the strongest link across and its evidence."""
+    import itertools
+    import threading
+    from array import array
+
+    from graph.linkage import Link, Linker
+    from graph.seriesdetect import SeriesTracker
+
+    a, b = ["A-1", "A-2"], ["B-1", "B-2"]
+    scored = {("A-1", "A-2"): 0.9, ("B-1", "B-2"): 0.9}
+    scored |= {(x, y): 0.4 for x in a for y in b}
+    scored[("A-2", "B-1")] = 0.45
+    linker = Linker.__new__(Linker)  # the series view only: no evidence cores
+    linker._lock = threading.RLock()
+    linker._explained = {}
+    linker.tracker = SeriesTracker()
+    linker._accepted = {pair: p for pair, p in scored.items() if p >= 0.5}
+    sentence = (("vehicle", "a plate seen near both scenes"),)
+    linker.links = {
+        pair: Link(*pair, p, array("d"), sentence if p >= 0.5 else ()) for pair, p in scored.items()
+    }
+    linker.score = lambda x, y, explain=False: Link(x, y, scored[(x, y)], array("d"), sentence)
+    linker.tracker.update(linker._accepted, set(scored), scored)
+    (series,) = linker.series()
+    assert series.case_ids == ("A-1", "A-2", "B-1", "B-2")
+    lines = [e.detail for e in series.evidence if e.kind == "series"]
+    assert lines == [
+        "B-1, B-2 joined the series on 4 links with its other cases, none strong alone "
+        "(strongest: A-2 and B-1, probability 0.45)"
+    ]
+    assert sum(e.detail == sentence[0][1] for e in series.evidence) >= 1
+    assert list(itertools.islice(linker._explained, 1)) == [("A-2", "B-1")]
