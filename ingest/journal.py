@@ -61,6 +61,12 @@ SELECT e.value ->> 0, e.value ->> 1, e.value ->> 2,
        substr(?2, e.value ->> 5, e.value ->> 6), e.value ->> 3, e.value ->> 4
 FROM json_each(?1) AS e ORDER BY e.key
 """
+#: the same, a row at a time: for a batch whose text holds a NUL character, which SQLite's
+#: JSON functions cut short ("a\u0000b" ->> "a"); the key then stored was another key
+_INSERT_ROWS = """
+INSERT OR IGNORE INTO journal (key, kind, event_time, payload, source, position)
+VALUES (?, ?, ?, ?, ?, ?)
+"""
 
 
 #: the batch's JSON array: compact, no circularity check (plain tuples of str and numbers)
@@ -163,6 +169,7 @@ class Journal(SqliteStore):
                 fresh = self._fresh(cur, entries)
                 first = self._next_seq(cur) if fresh else None
                 if first is not None:
+                    insert = self._insert_statement(fresh)  # may raise: before any change
                     # rows get the next seqs in order (AUTOINCREMENT, nothing ignored: the
                     # keys were checked under this lock), so the batch's end is known now
                     last = first + len(fresh) - 1
@@ -178,7 +185,7 @@ class Journal(SqliteStore):
                     during_commit([])
             elif during_commit is None and wait:
                 try:
-                    self._store(cur, self._batch_params(fresh), len(fresh))
+                    self._store(cur, insert, len(fresh))
                 except BaseException:
                     with contextlib.suppress(sqlite3.Error):
                         cur.execute("ROLLBACK")
@@ -187,8 +194,12 @@ class Journal(SqliteStore):
             else:
                 # the insert is one statement and sqlite holds no Python lock while it runs
                 # (nor while it syncs): the caller's work overlaps both
-                params = self._batch_params(fresh)
-                self._inflight = self._writer().submit(self._store, cur, params, len(fresh))
+                try:
+                    self._inflight = self._writer().submit(self._store, cur, insert, len(fresh))
+                except BaseException:  # no writer thread (closing): nothing was sent to it
+                    cur.execute("ROLLBACK")
+                    self._covered = 0
+                    raise
                 try:
                     if during_commit is not None:
                         during_commit(fresh)
@@ -230,20 +241,32 @@ class Journal(SqliteStore):
         return max(int(row[0]) if row else 0, int(top)) + 1
 
     @staticmethod
-    def _batch_params(fresh: list[JournalEntry]) -> tuple[str, bytes]:
-        """The parameters of :data:`_INSERT_BATCH`: a JSON array of (key, kind, time,
-        source, position, offset, length) and one blob of the payloads."""
+    def _insert_statement(fresh: list[JournalEntry]) -> tuple[str, object]:
+        """The insert of a batch and its parameters: :data:`_INSERT_BATCH` with a JSON array
+        of (key, kind, time, source, position, offset, length) and one blob of the payloads;
+        :data:`_INSERT_ROWS` with the entries if any text holds a NUL character or every
+        payload is empty."""
         meta = []
         offset = 1  # substr() counts from 1
         for e in fresh:
             meta.append((e.key, e.kind, e.event_time, e.source, e.position, offset, len(e.payload)))
             offset += len(e.payload)
-        return _ENCODE(meta), b"".join([e.payload for e in fresh])
+        text = _ENCODE(meta)
+        payloads = b"".join([e.payload for e in fresh])
+        # (a backslash before "u0000" also matches: harmless, a row at a time); substr() of
+        # an empty blob is NULL, not an empty payload
+        if "\\u0000" in text or not payloads:
+            return _INSERT_ROWS, list(fresh)
+        return _INSERT_BATCH, (text, payloads)
 
     @staticmethod
-    def _store(cur: sqlite3.Cursor, params: tuple[str, bytes], expected: int) -> None:
+    def _store(cur: sqlite3.Cursor, insert: tuple[str, object], expected: int) -> None:
         """Insert and commit a batch: two statements, on the writer thread or the caller's."""
-        cur.execute(_INSERT_BATCH, params)
+        sql, params = insert
+        if sql is _INSERT_ROWS:
+            cur.executemany(sql, params)  # type: ignore[arg-type]
+        else:
+            cur.execute(sql, params)  # type: ignore[arg-type]
         if cur.rowcount != expected:  # the keys were checked under the write lock
             raise sqlite3.IntegrityError(
                 f"journal stored {cur.rowcount} of {expected} new entries: another writer"
@@ -264,16 +287,21 @@ class Journal(SqliteStore):
         writer learns of it even when a reader's call waited for that commit first);
         reads go on against what is stored.
         """
-        committing, self._inflight = self._inflight, None
+        committing = self._inflight
         if committing is not None:
+            # interrupted while waiting (KeyboardInterrupt), the writer thread still uses the
+            # connection: _inflight stays, and the next call waits for it again
             try:
                 committing.result()
-            except sqlite3.Error as exc:
+            except Exception as exc:  # not only sqlite3.Error: any left the transaction open
+                self._inflight = None
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.execute("ROLLBACK")
                 self._covered = 0  # seqs may be taken again by others: look again
                 self._failure = f"journal commit failed after the batch was applied: {exc}"
                 log.error("%s", self._failure)
+            else:
+                self._inflight = None
         if raise_failure and self._failure is not None:
             raise JournalCommitError(self._failure)
 
