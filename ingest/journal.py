@@ -54,11 +54,14 @@ CREATE TABLE IF NOT EXISTS batches (last_seq INTEGER PRIMARY KEY);
 """
 
 #: a batch in one statement: sqlite reads it from a JSON array and a blob of payloads,
-#: with no Python lock held (an executemany takes it back for every row)
+#: with no Python lock held (an executemany takes it back for every row); json_extract,
+#: not ``->>``, which needs SQLite 3.38 (Ubuntu 22.04 ships 3.37)
 _INSERT_BATCH = """
 INSERT OR IGNORE INTO journal (key, kind, event_time, payload, source, position)
-SELECT e.value ->> 0, e.value ->> 1, e.value ->> 2,
-       substr(?2, e.value ->> 5, e.value ->> 6), e.value ->> 3, e.value ->> 4
+SELECT json_extract(e.value, '$[0]'), json_extract(e.value, '$[1]'),
+       json_extract(e.value, '$[2]'),
+       substr(?2, json_extract(e.value, '$[5]'), json_extract(e.value, '$[6]')),
+       json_extract(e.value, '$[3]'), json_extract(e.value, '$[4]')
 FROM json_each(?1) AS e ORDER BY e.key
 """
 #: the same, a row at a time: for a batch whose text holds a NUL character, which SQLite's

@@ -23,30 +23,42 @@ import numpy as np
 
 __all__ = ["KeyHashes"]
 
-#: hashes held in a Python set before they are merged into the sorted array (~10 MB);
-#: a merge copies the array once (O(n)), so merges are rare and cheap per key
+#: hashes held in a Python set before they become a sorted run (~10 MB)
 RECENT_MAX = 1 << 17
+#: keys added at once beyond which they go straight into a sorted run (a restart's reads)
+BULK_MIN = 4096
 
 
 class KeyHashes:
-    """A set of keys by their hash: sorted int64 array plus a small set of recent ones.
+    """A set of keys by their hash: sorted int64 runs plus a small set of recent ones.
 
-    Hashes are Python's ``hash(str)``: fixed within a process, which is all the set
-    needs (it is rebuilt from the journal when a process opens it).
+    Runs are merged like a binary counter (a run is merged into the one before it while
+    that one is not twice as long), so there are O(log n) runs and a hash is copied
+    O(log n) times over its life, whatever order and sizes keys arrive in. Hashes are
+    Python's ``hash(str)``: fixed within a process, which is all the set needs (it is
+    rebuilt from the journal when a process opens it). Forgetting is not supported: keys
+    pruned from the journal stay (8 bytes each; a hit is checked against the table).
     """
 
     def __init__(self) -> None:
-        self._sorted = np.empty(0, dtype=np.int64)
+        self._runs: list[np.ndarray] = []  # sorted, distinct, longest first
         self._recent: set[int] = set()
 
     def __len__(self) -> int:
-        return int(self._sorted.size) + len(self._recent)
+        return sum(int(r.size) for r in self._runs) + len(self._recent)
 
     def add(self, keys: Iterable[str]) -> None:
-        """Remember ``keys`` (amortised O(1) a key; a merge is O(n) every RECENT_MAX keys)."""
-        self._recent.update(map(hash, keys))
+        """Remember ``keys``: amortised O(log n) a key."""
+        hashes = [hash(k) for k in keys]
+        if len(hashes) >= BULK_MIN:
+            self._push(np.unique(np.asarray(hashes, dtype=np.int64)))
+            return
+        self._recent.update(hashes)
         if len(self._recent) > RECENT_MAX:
-            self._merge()
+            run = np.fromiter(self._recent, dtype=np.int64, count=len(self._recent))
+            run.sort()
+            self._recent.clear()
+            self._push(run)
 
     def hits(self, keys: Sequence[str]) -> list[int]:
         """Positions of the keys whose hash is known (possibly stored); O(k log n)."""
@@ -55,14 +67,23 @@ class KeyHashes:
         hashes = [hash(k) for k in keys]
         recent = self._recent
         found = np.fromiter((h in recent for h in hashes), dtype=bool, count=len(hashes))
-        if self._sorted.size:
+        if self._runs:
             arr = np.asarray(hashes, dtype=np.int64)
-            at = np.minimum(np.searchsorted(self._sorted, arr), self._sorted.size - 1)
-            found |= self._sorted[at] == arr
+            order = np.argsort(arr)
+            probe = arr[order]  # sorted needles: each search starts where the last ended
+            seen = np.zeros(probe.size, dtype=bool)
+            for run in self._runs:
+                at = np.minimum(np.searchsorted(run, probe), run.size - 1)
+                seen |= run[at] == probe
+            found[order] |= seen
         return np.flatnonzero(found).tolist()
 
-    def _merge(self) -> None:
-        new = np.fromiter(self._recent, dtype=np.int64, count=len(self._recent))
-        new.sort()
-        self._sorted = np.insert(self._sorted, np.searchsorted(self._sorted, new), new)
-        self._recent.clear()
+    def _push(self, run: np.ndarray) -> None:
+        runs = self._runs
+        runs.append(run)
+        while len(runs) >= 2 and runs[-2].size < 2 * runs[-1].size:
+            merged = np.concatenate([runs[-2], runs.pop()])
+            merged.sort(kind="stable")  # timsort finds the two sorted runs: a linear merge
+            keep = np.ones(merged.size, dtype=bool)
+            keep[1:] = merged[1:] != merged[:-1]
+            runs[-1] = merged[keep]

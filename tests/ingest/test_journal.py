@@ -9,8 +9,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
+
 from ingest.deadletter import DeadLetter, DeadLetterStore
 from ingest.journal import Journal, JournalEntry
+from ingest.keyhashes import KeyHashes
 from ingest.sqlite import connect
 
 
@@ -191,3 +194,18 @@ def test_payload_bytes_and_times_come_back_exactly(tmp_path: Path) -> None:
     j.close()
     back = [e for _, e in Journal(path).iter_entries()]
     assert back == odd
+
+
+def test_key_hashes_answer_as_a_set_whatever_the_sizes_keys_come_in() -> None:
+    rng = np.random.default_rng(4)
+    known = KeyHashes()
+    plain: set[str] = set()
+    for size in rng.integers(1, 9000, 60).tolist():  # small adds and bulk loads mixed
+        keys = [f"sighting:{k}" for k in rng.integers(0, 400_000, size).tolist()]
+        known.add(keys)
+        plain.update(keys)
+    probe = [f"sighting:{k}" for k in range(0, 400_000, 7)]
+    hits = set(known.hits(probe))
+    assert {i for i, k in enumerate(probe) if k in plain} <= hits  # a miss is certain
+    assert len(hits) - sum(k in plain for k in probe) <= 2  # 64-bit hashes: no false hit
+    assert len(known._runs) <= 20  # O(log n) runs
