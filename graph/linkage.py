@@ -78,7 +78,7 @@ JOINED_SHOWN = 20
 #: own evidence does not change (see :meth:`Linker._stale`)
 REFRESH_MIN_P = 0.05
 #: stale pairs rescored with each batch that brings new cases
-REFRESH_PER_BATCH = 16
+REFRESH_PER_BATCH = 64
 
 
 class Linker:
