@@ -74,6 +74,11 @@ class _Probabilities(Mapping[tuple[str, str], float]):
 #: members taken into a series by the refinement whose reasons a series lists (each: a line
 #: and up to two evidence sentences of its strongest pair)
 JOINED_SHOWN = 20
+#: a scored pair at or above this probability is rescored from time to time even if its
+#: own evidence does not change (see :meth:`Linker._stale`)
+REFRESH_MIN_P = 0.05
+#: stale pairs rescored with each batch that brings new cases
+REFRESH_PER_BATCH = 64
 
 
 class Linker:
@@ -93,6 +98,8 @@ class Linker:
         self.pattern = pattern if pattern is not None else PatternIndex()
         self.model = model or LinkModel.load()
         self.links: dict[tuple[str, str], Link] = {}
+        #: pairs at or above REFRESH_MIN_P, least recently scored first
+        self._live: dict[tuple[str, str], None] = {}
         self._accepted: dict[tuple[str, str], float] = {}  # links at or above the threshold
         self.tracker = SeriesTracker()
         #: evidence sentences of the pair that explains a refined-in member (see _joined),
@@ -114,13 +121,17 @@ class Linker:
         self.last_rescored = frozenset()
         self.last_summaries = {}
         changed = self.spacetime.drain_changed()
+        new_cases = False
         for msg in messages:
             if isinstance(msg, Incident):
                 case = self.cases.get(msg.case)
                 if case is not None:
                     changed.update(self.pattern.add(case))
+                    new_cases = True
         if self.persons is not None:
             changed |= self.persons.drain_changed()
+        if new_cases:
+            changed.update(self._stale(changed))
         if not changed:
             return
         with self._lock:
@@ -134,6 +145,9 @@ class Linker:
                     if link is None:
                         continue
                     self.links[pair] = link
+                    self._live.pop(pair, None)
+                    if link.probability >= REFRESH_MIN_P:
+                        self._live[pair] = None  # now the most recently scored
                     if link.probability >= threshold:
                         self._accepted[pair] = link.probability
                     else:
@@ -151,6 +165,24 @@ class Linker:
                     self.version += 1
 
     # -- scoring --------------------------------------------------------------
+    def _stale(self, changed: set[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The least recently scored live pairs (up to REFRESH_PER_BATCH) not in ``changed``.
+
+        A pair is rescored when its evidence changes, but some of its features follow the
+        rest of the stream: the category's share of all cases, the same-category cases
+        closer than the pair, the scenes its vehicle was near. Early in a stream these move
+        a lot, and a pair scored then keeps a score the model would no longer give it (the
+        model is trained on what the whole stream says). Each batch that brings new cases
+        also rescores a few of the oldest-scored pairs that could still cross the threshold.
+        """
+        out: list[tuple[str, str]] = []
+        for pair in self._live:
+            if len(out) >= REFRESH_PER_BATCH:
+                break
+            if pair not in changed:
+                out.append(pair)
+        return out
+
     def evidence(self, case_a: str, case_b: str) -> PairEvidence:
         """Identity evidence the cores hold for a pair (either order)."""
         ev = PairEvidence()

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from graph.linkage import JOINED_SHOWN, _linked_parts
+import pytest
+
+from graph.cases import CaseBook
+from graph.linkage import JOINED_SHOWN, Linker, _linked_parts
+from graph.linkmodel import LinkModel
+from graph.spacetime.sink import SpaceTimeSink
 from icc.config import Settings
 from icc.runtime import Runtime
+from ingest.models import Message, parse_message
 
 
 def _series_of(exported: dict) -> dict[str, str]:
@@ -186,3 +193,52 @@ def test_groups_merged_on_weaker_links_are_explained() -> None:
     ]
     assert sum(e.detail == sentence[0][1] for e in series.evidence) >= 1
     assert list(itertools.islice(linker._explained, 1)) == [("A-2", "B-1")]
+
+
+def _incident(case: str, category: str, lon: float, lat: float, day: int, mo: list[str]) -> Message:
+    start = f"2026-03-{day:02d}T01:00:00+08:00"
+    return parse_message(
+        json.dumps(
+            {
+                "kind": "incident",
+                "report_id": case,
+                "case_id": case,
+                "reported_at": f"2026-03-{day:02d}T07:00:00+08:00",
+                "occurred_start": start,
+                "occurred_end": f"2026-03-{day:02d}T05:00:00+08:00",
+                "lon": lon,
+                "lat": lat,
+                "category": category,
+                "mo": mo,
+            }
+        )
+    )
+
+
+def test_a_pair_is_rescored_as_the_stream_moves_on_without_evidence_of_its_own() -> None:
+    """Two diesel thefts 500 m apart are scored when the second arrives, while fuel thefts
+    are every case seen so far (no rarity). Frauds elsewhere then make fuel thefts rare,
+    which the model weighs: the pair's stored score follows, with no new evidence of its own."""
+    cases, spacetime = CaseBook(), SpaceTimeSink()
+    linker = Linker(cases, spacetime, LinkModel.load())
+    mo = ["night", "target.truck", "tool.siphon", "fuel.diesel"]
+    batches: list[list[Message]] = [
+        [_incident("F-1", "theft.fuel", 121.70, 29.97, 2, mo)],
+        [_incident("F-2", "theft.fuel", 121.705, 29.97, 3, mo)],
+    ]
+    batches += [
+        [_incident(f"X-{b}-{i}", "fraud.telecom", 120.1 + 0.01 * i, 30.3, 4, []) for i in range(3)]
+        for b in range(12)
+    ]
+    first = None
+    for batch in batches:
+        for sink in (cases, spacetime, linker):
+            sink.apply(batch)
+        if first is None and ("F-1", "F-2") in linker.links:
+            first = linker.links[("F-1", "F-2")].probability
+    assert first is not None, "the two fuel thefts are a near-repeat candidate pair"
+    stored = linker.links[("F-1", "F-2")]
+    now = linker.score("F-1", "F-2")
+    assert now is not None and now.probability > first + 0.01  # rarity raised the score
+    assert stored.probability == pytest.approx(now.probability)
+    assert stored.features["cat_rarity"] == pytest.approx(now.features["cat_rarity"])
