@@ -71,6 +71,18 @@ def _check_keys(label: str, keys: object) -> list[Key]:
     return [k for k, _ in node_rows(label, [{KEYS[label][0]: k} for k in keys])]
 
 
+def _update(stored: dict[str, Any], props: dict[str, Any]) -> None:
+    """Merge validated properties into stored ones (``None`` removes a property)."""
+    if None in props.values():
+        for name, value in props.items():
+            if value is None:
+                stored.pop(name, None)
+            else:
+                stored[name] = value
+    else:
+        stored.update(props)
+
+
 class NetworkxStore:
     """In-memory graph store (the embedded default). Thread-safe: one lock around everything."""
 
@@ -135,24 +147,27 @@ class NetworkxStore:
         """Nothing to release (the graph is dropped with the object)."""
 
     # -- internals (caller holds the lock) --------------------------------------
+    # The graph's own dicts (``_node``, ``_succ``) are read directly: a lookup through
+    # ``g.nodes[...]``/``g.edges[...]``/``has_edge`` builds a view object per call. New nodes
+    # and edges are added through networkx's API.
     def _merge_nodes(self, label: str, valid: list[tuple[Key, dict[str, Any]]]) -> None:
         g = self.graph
+        nodes = g._node
+        prop = KEYS[label][0]
         for key, props in valid:
             node = (label, key)
-            if node not in g:
-                g.add_node(node, props={KEYS[label][0]: key})
+            data = nodes.get(node)
+            if data is None:
+                g.add_node(node, props={prop: key})
                 self._labels[label] += 1
-            stored = g.nodes[node]["props"]
-            for name, value in props.items():
-                if value is None:
-                    stored.pop(name, None)
-                else:
-                    stored[name] = value
+                data = nodes[node]
+            _update(data["props"], props)
 
     def _check_ends(self, rel_type: str, valid: list[RelRow], coming: set) -> None:
+        nodes = self.graph._node
         for i, r in enumerate(valid):
             for label, key, end in ((r.src_label, r.src, "src"), (r.dst_label, r.dst, "dst")):
-                if (label, key) not in self.graph and (label, key) not in coming:
+                if (label, key) not in nodes and (label, key) not in coming:
                     raise ValueError(
                         f"{rel_type} row {i}: {end} {label} {KEYS[label][0]}={key!r} does not "
                         f"exist; expected the node to be merged first"
@@ -160,27 +175,28 @@ class NetworkxStore:
 
     def _merge_rels(self, rel_type: str, valid: list[RelRow]) -> None:
         g = self.graph
+        succ = g._succ
         names = check_type(rel_type).identity
         for r in valid:
             a, b, k = (r.src_label, r.src), (r.dst_label, r.dst), (rel_type, r.identity)
-            if not g.has_edge(a, b, key=k):
-                g.add_edge(
-                    a, b, key=k, type=rel_type, props=dict(zip(names, r.identity, strict=True))
-                )
+            keydict = succ[a].get(b)  # the ends exist (_check_ends)
+            data = keydict.get(k) if keydict is not None else None
+            if data is None:
+                props = dict(zip(names, r.identity, strict=True)) if names else {}
+                g.add_edge(a, b, key=k, type=rel_type, props=props)
                 self._types[rel_type] += 1
-            stored = g.edges[a, b, k]["props"]
-            for name, value in r.props.items():
-                if value is None:
-                    stored.pop(name, None)
-                else:
-                    stored[name] = value
+                data = succ[a][b][k]
+            _update(data["props"], r.props)
 
     def _delete_rels(self, rel_type: str, valid: list[RelRow]) -> int:
         g = self.graph
+        succ = g._succ
         n = 0
         for r in valid:
             a, b, k = (r.src_label, r.src), (r.dst_label, r.dst), (rel_type, r.identity)
-            if g.has_edge(a, b, key=k):
+            out = succ.get(a)
+            keydict = out.get(b) if out is not None else None
+            if keydict is not None and k in keydict:
                 g.remove_edge(a, b, key=k)
                 self._types[rel_type] -= 1
                 n += 1
