@@ -147,21 +147,27 @@ class NetworkxStore:
         """Nothing to release (the graph is dropped with the object)."""
 
     # -- internals (caller holds the lock) --------------------------------------
-    # The graph's own dicts (``_node``, ``_succ``) are read directly: a lookup through
-    # ``g.nodes[...]``/``g.edges[...]``/``has_edge`` builds a view object per call. New nodes
-    # and edges are added through networkx's API.
+    # The graph's own dicts (``_node``, ``_succ``, ``_pred``) are read and filled directly, as
+    # networkx's add_node/add_edge fill them (with the graph's dict factories): those build
+    # views and clear a conversion cache per call. The cache is cleared once per call here.
     def _merge_nodes(self, label: str, valid: list[tuple[Key, dict[str, Any]]]) -> None:
         g = self.graph
-        nodes = g._node
+        nodes, succ, pred = g._node, g._succ, g._pred
         prop = KEYS[label][0]
+        added = 0
         for key, props in valid:
             node = (label, key)
             data = nodes.get(node)
-            if data is None:
-                g.add_node(node, props={prop: key})
-                self._labels[label] += 1
-                data = nodes[node]
+            if data is None:  # what g.add_node(node, props=...) does for a new node
+                succ[node] = g.adjlist_inner_dict_factory()
+                pred[node] = g.adjlist_inner_dict_factory()
+                data = nodes[node] = g.node_attr_dict_factory()
+                data["props"] = {prop: key}
+                added += 1
             _update(data["props"], props)
+        if added:
+            self._labels[label] += added
+            nx._clear_cache(g)
 
     def _check_ends(self, rel_type: str, valid: list[RelRow], coming: set) -> None:
         nodes = self.graph._node
@@ -175,18 +181,25 @@ class NetworkxStore:
 
     def _merge_rels(self, rel_type: str, valid: list[RelRow]) -> None:
         g = self.graph
-        succ = g._succ
+        succ, pred = g._succ, g._pred
         names = check_type(rel_type).identity
+        added = 0
         for r in valid:
             a, b, k = (r.src_label, r.src), (r.dst_label, r.dst), (rel_type, r.identity)
-            keydict = succ[a].get(b)  # the ends exist (_check_ends)
-            data = keydict.get(k) if keydict is not None else None
+            out = succ[a]  # the ends exist (_check_ends)
+            keydict = out.get(b)
+            if keydict is None:  # as g.add_edge does: one key dict shared by both ends
+                keydict = out[b] = pred[b][a] = g.edge_key_dict_factory()
+            data = keydict.get(k)
             if data is None:
-                props = dict(zip(names, r.identity, strict=True)) if names else {}
-                g.add_edge(a, b, key=k, type=rel_type, props=props)
-                self._types[rel_type] += 1
-                data = succ[a][b][k]
+                data = keydict[k] = g.edge_attr_dict_factory()
+                data["type"] = rel_type
+                data["props"] = dict(zip(names, r.identity, strict=True)) if names else {}
+                added += 1
             _update(data["props"], r.props)
+        if added:
+            self._types[rel_type] += added
+            nx._clear_cache(g)
 
     def _delete_rels(self, rel_type: str, valid: list[RelRow]) -> int:
         g = self.graph

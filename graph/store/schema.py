@@ -189,11 +189,11 @@ def _check_rows(where: str, rows: object) -> Sequence[Mapping[str, Any]]:
 
 
 # -- the fast path ---------------------------------------------------------------------
-# Most rows are plain dicts of str keys and str/int/bool/float/None values (every row the
-# GraphSink builds but a Case's MO list): those are checked by type alone, without building
-# the error context. Any other row - a list value, a NaN, a str subclass, a missing or bad
-# key, a non-dict mapping - goes through the full checks below (_node_row/_rel_row), which
-# accept it exactly as before or raise the same error naming it.
+# Most rows are plain dicts of str keys and str/int/bool/float/None values or lists of str
+# (every row the GraphSink builds): those are checked by type alone, without building
+# the error context. Any other row - another list, a NaN, a str subclass, a missing or bad
+# key, a non-dict mapping - goes through the full checks below (_node_row and
+# _relationship_row), which accept it exactly as before or raise the same error naming it.
 
 _PLAIN = frozenset({str, int, bool, type(None)})  # stored as they are, nothing else to check
 _new = object.__new__
@@ -201,13 +201,18 @@ _new = object.__new__
 
 def _plain_props(row: dict, skip: Container[str]) -> dict[str, Any] | None:
     """The properties of ``row`` but ``skip`` if every name is a non-empty str and every
-    value a str, int, bool, None or non-NaN float; ``None`` otherwise (check fully)."""
+    value a str, int, bool, None, non-NaN float or list of str; ``None`` otherwise (check
+    fully)."""
     out = {}
     for name, value in row.items():
         if name in skip:
             continue
         t = type(value)
-        if (t in _PLAIN or (t is float and value == value)) and type(name) is str and name:
+        if (
+            t in _PLAIN
+            or (t is float and value == value)
+            or (t is list and all(type(v) is str for v in value))  # a list is stored as given
+        ) and (type(name) is str and name):
             out[name] = value
         else:
             return None

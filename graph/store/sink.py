@@ -338,7 +338,7 @@ class GraphSink:
         if found is None:
             found = self.spacetime.summary(*pair, 3)  # type: ignore[union-attr]
         top, _, bridge = found
-        for ev in [*top, *([bridge] if bridge is not None else [])]:
+        for ev in (*top, bridge) if bridge is not None else top:
             if ev.kind == "companion":
                 keys = ev.entity.split("+")
                 for hit in (ev.hit_a, ev.hit_b):

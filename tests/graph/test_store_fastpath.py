@@ -30,7 +30,8 @@ class _Str(str):
 
 
 _VALUES = [None, "x", "", 0, 7, -3, True, False, 1.5, math.nan, math.inf, np.float64(2.5),
-           np.int64(3), ["a", "b"], [], [1, "a"], ("a", "b"), {"a": 1}, b"x", _Str("s")]  # fmt: skip
+           np.int64(3), ["a", "b"], [], [1, "a"], [1, 2], [1.0, math.nan], ["a", _Str("b")],
+           [["a"]], ("a", "b"), {"a": 1}, b"x", _Str("s")]  # fmt: skip
 _KEYS = ["A", "", 5, True, None, _Str("B"), 5.0, "330211"]
 
 
@@ -65,6 +66,9 @@ def test_node_rows_fast_path_equals_the_full_checks(label: str, row: object) -> 
         ((_, props),) = fast[1]
         ((_, ref),) = full[1]
         assert [type(v) for v in props.values()] == [type(v) for v in ref.values()]
+        for name, value in props.items():
+            if isinstance(row[name], list):
+                assert value is row[name]  # a list is stored as the caller gave it
 
 
 def _rel_cases():  # noqa: ANN202
@@ -132,3 +136,47 @@ def test_casebook_city_cache_equals_the_index() -> None:
         assert book._city_of(county) == book.index.city_of_county(county)
     with pytest.raises(KeyError):
         book._city_of(110105)
+
+
+def test_networkx_store_fills_the_graph_as_networkx_would() -> None:
+    """Nodes and edges are written into the graph's dicts directly: the result must be the
+    graph networkx's own add_node/add_edge build, key dicts shared by both ends included."""
+    import networkx as nx
+
+    from graph.store import ChangeSet, NetworkxStore
+
+    store = NetworkxStore()
+    for step in range(2):
+        cs = ChangeSet()
+        for code in (330000, 330200, 330211):
+            cs.merge_node("Jurisdiction", {"adcode": code, "level": "x", "step": step})
+        cs.merge_rel("PART_OF", {"src": 330211, "dst": 330200})
+        cs.merge_rel("PART_OF", {"src": 330000, "dst": 330000})  # a self-loop
+        for case_id in ("A", "B"):
+            cs.merge_node("Case", {"case_id": case_id, "loss_cny": None if step else 1.0})
+        cs.merge_node("Vehicle", {"plate": "浙B1"})
+        for role in ("suspect", "involved"):
+            cs.merge_rel("INVOLVED_IN", {"src_label": "Vehicle", "src": "浙B1", "dst": "A",
+                                         "role": role, "step": step})  # fmt: skip
+        cs.merge_rel("LINKED", {"src": "A", "dst": "B", "probability": 0.5 + step / 4})
+        store.apply(cs)
+    store.delete_relationships("LINKED", [{"src": "A", "dst": "B"}])
+    store.merge_relationships("LINKED", [{"src": "A", "dst": "B", "probability": 0.9}])
+
+    g = store.graph
+    ref = nx.MultiDiGraph()
+    for node, data in g.nodes(data=True):
+        ref.add_node(node, props=dict(data["props"]))
+    for a, b, k, data in g.edges(keys=True, data=True):
+        ref.add_edge(a, b, key=k, type=data["type"], props=dict(data["props"]))
+    assert nx.utils.graphs_equal(g, ref)
+    assert g._succ == ref._succ and g._pred == ref._pred and g._node == ref._node
+    assert list(g._succ) == list(ref._succ)  # node order too
+    for a, out in g._succ.items():
+        for b, keydict in out.items():
+            assert g._pred[b][a] is keydict
+    counts = store.counts()
+    assert counts.nodes["Jurisdiction"] == 3 and counts.nodes["Case"] == 2
+    assert counts.relationships["INVOLVED_IN"] == 2 and counts.relationships["PART_OF"] == 2
+    assert counts.relationships["LINKED"] == 1
+    assert store.node("Case", "A").props == {"case_id": "A"}  # loss_cny removed by None
