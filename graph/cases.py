@@ -74,6 +74,9 @@ class TeamPosition:
 
 
 def _extend_unique(target: list, items: Sequence) -> None:
+    if not target and len(items) <= 1:  # nothing to compare with (pydantic's == is slow)
+        target.extend(items)
+        return
     for item in items:
         if item not in target:
             target.append(item)
@@ -89,6 +92,7 @@ class CaseBook:
         self._sightings: Counter[str] = Counter()
         self._latest: dt.datetime | None = None
         self._version = 0
+        self._cities: dict[int, int] = {}  # county -> city, as the index answered
         self._lock = threading.RLock()
 
     # -- sink ---------------------------------------------------------------
@@ -99,16 +103,22 @@ class CaseBook:
         incidents: list[Incident] = []
         teams: list[TeamStatus] = []
         sighted: list[str] = []
+        times: list[dt.datetime] = []
         for msg in messages:
+            if type(msg) is Sighting:  # most of a batch: its fields read directly
+                sighted.append(msg.entity_kind)
+                times.append(msg.at)
+                continue
             if isinstance(msg, Sighting):
                 sighted.append(msg.entity_kind)
             elif isinstance(msg, Incident):
                 incidents.append(msg)
             else:
                 teams.append(msg)
-        latest = max(m.event_time for m in messages)
+            times.append(msg.event_time)
+        latest = max(times)
         counties = (
-            self.index.counties_of([m.lon for m in incidents], [m.lat for m in incidents])
+            self.index.counties_of([m.lon for m in incidents], [m.lat for m in incidents]).tolist()
             if incidents
             else ()
         )
@@ -138,7 +148,7 @@ class CaseBook:
                 occurred_start=msg.occurred_start,
                 occurred_end=msg.occurred_end,
                 county=county,
-                city=self.index.city_of_county(county),
+                city=self._city_of(county),
                 address=msg.address,
                 category_known=msg.category_known,
             )
@@ -159,6 +169,12 @@ class CaseBook:
         _extend_unique(case.persons, msg.persons)
         _extend_unique(case.vehicles, msg.vehicles)
         _extend_unique(case.organizations, msg.organizations)
+
+    def _city_of(self, county: int) -> int:
+        city = self._cities.get(county)
+        if city is None:
+            city = self._cities[county] = self.index.city_of_county(county)
+        return city
 
     # -- reads --------------------------------------------------------------
     @property

@@ -697,7 +697,7 @@ class BlockIndex:
                 self._tab_key[r], self._tab_head[r], self._prev[r], keys[r], self._caps[r],
                 self._buf, w,
             )  # fmt: skip
-        return np.unique(self._buf[:w])
+        return _sorted_unique(self._buf[:w])
 
     def counts(self, keys: np.ndarray) -> np.ndarray:
         """Rows already added with each rule's key of ``keys`` ``(n_rules,)`` (uncapped).
@@ -714,6 +714,18 @@ class BlockIndex:
             [_count(self._tab_key[r], self._tab_count[r], keys[r]) for r in range(len(self.rules))],
             np.int64,
         )
+
+
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    """``np.unique(a)`` of a 1-D array (a new sorted array): one sort and a mask. NumPy 2's
+    ``unique`` hashes first and costs ~25 µs from ~200 elements, this ~3."""
+    s = np.sort(a)
+    if s.size < 2:
+        return s
+    keep = np.empty(s.size, np.bool_)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
 
 
 def prior_counts(keys: np.ndarray) -> np.ndarray:

@@ -357,6 +357,7 @@ def split_pinyin(token: str) -> tuple[str, ...] | None:
     return None if top is None else top[2]
 
 
+@lru_cache(maxsize=1 << 16)
 def _han_pinyin(text: str) -> tuple[tuple[str, ...], bool]:
     """Toneless syllables of Han ``text`` and whether a character had no known reading."""
     if not text:

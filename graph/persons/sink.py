@@ -14,7 +14,7 @@ import threading
 from collections.abc import Sequence
 
 from graph.persons.resolver import PersonResolver, person_evidence
-from ingest.models import Incident, Message, PersonMention
+from ingest.models import Incident, Message, PersonMention, Sighting
 
 __all__ = ["PersonSink"]
 
@@ -37,7 +37,7 @@ class PersonSink:
         mentions: list[PersonMention] = []
         cases: list[str] = []
         for msg in messages:
-            if isinstance(msg, Incident):
+            if type(msg) is not Sighting and isinstance(msg, Incident):  # most are sightings
                 for person in msg.persons:
                     if person.role in self.roles:
                         mentions.append(person)

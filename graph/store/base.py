@@ -102,11 +102,18 @@ class ChangeSet:
     rel_merges: dict[str, list[Row]] = field(default_factory=dict)
     node_deletes: dict[str, list[Key]] = field(default_factory=dict)
 
+    # a label or type already holding rows was checked when its list was made
     def merge_node(self, label: str, row: Row) -> None:
-        self.node_merges.setdefault(check_label(label), []).append(row)
+        rows = self.node_merges.get(label) if type(label) is str else None
+        if rows is None:
+            rows = self.node_merges.setdefault(check_label(label), [])
+        rows.append(row)
 
     def merge_rel(self, rel_type: str, row: Row) -> None:
-        self.rel_merges.setdefault(check_type(rel_type).name, []).append(row)
+        rows = self.rel_merges.get(rel_type) if type(rel_type) is str else None
+        if rows is None:
+            rows = self.rel_merges.setdefault(check_type(rel_type).name, [])
+        rows.append(row)
 
     def delete_rel(self, rel_type: str, row: Row) -> None:
         self.rel_deletes.setdefault(check_type(rel_type).name, []).append(row)

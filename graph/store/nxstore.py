@@ -71,6 +71,18 @@ def _check_keys(label: str, keys: object) -> list[Key]:
     return [k for k, _ in node_rows(label, [{KEYS[label][0]: k} for k in keys])]
 
 
+def _update(stored: dict[str, Any], props: dict[str, Any]) -> None:
+    """Merge validated properties into stored ones (``None`` removes a property)."""
+    if None in props.values():
+        for name, value in props.items():
+            if value is None:
+                stored.pop(name, None)
+            else:
+                stored[name] = value
+    else:
+        stored.update(props)
+
+
 class NetworkxStore:
     """In-memory graph store (the embedded default). Thread-safe: one lock around everything."""
 
@@ -135,24 +147,33 @@ class NetworkxStore:
         """Nothing to release (the graph is dropped with the object)."""
 
     # -- internals (caller holds the lock) --------------------------------------
+    # The graph's own dicts (``_node``, ``_succ``, ``_pred``) are read and filled directly, as
+    # networkx's add_node/add_edge fill them (with the graph's dict factories): those build
+    # views and clear a conversion cache per call. The cache is cleared once per call here.
     def _merge_nodes(self, label: str, valid: list[tuple[Key, dict[str, Any]]]) -> None:
         g = self.graph
+        nodes, succ, pred = g._node, g._succ, g._pred
+        prop = KEYS[label][0]
+        added = 0
         for key, props in valid:
             node = (label, key)
-            if node not in g:
-                g.add_node(node, props={KEYS[label][0]: key})
-                self._labels[label] += 1
-            stored = g.nodes[node]["props"]
-            for name, value in props.items():
-                if value is None:
-                    stored.pop(name, None)
-                else:
-                    stored[name] = value
+            data = nodes.get(node)
+            if data is None:  # what g.add_node(node, props=...) does for a new node
+                succ[node] = g.adjlist_inner_dict_factory()
+                pred[node] = g.adjlist_inner_dict_factory()
+                data = nodes[node] = g.node_attr_dict_factory()
+                data["props"] = {prop: key}
+                added += 1
+            _update(data["props"], props)
+        if added:
+            self._labels[label] += added
+            nx._clear_cache(g)
 
     def _check_ends(self, rel_type: str, valid: list[RelRow], coming: set) -> None:
+        nodes = self.graph._node
         for i, r in enumerate(valid):
             for label, key, end in ((r.src_label, r.src, "src"), (r.dst_label, r.dst, "dst")):
-                if (label, key) not in self.graph and (label, key) not in coming:
+                if (label, key) not in nodes and (label, key) not in coming:
                     raise ValueError(
                         f"{rel_type} row {i}: {end} {label} {KEYS[label][0]}={key!r} does not "
                         f"exist; expected the node to be merged first"
@@ -160,27 +181,35 @@ class NetworkxStore:
 
     def _merge_rels(self, rel_type: str, valid: list[RelRow]) -> None:
         g = self.graph
+        succ, pred = g._succ, g._pred
         names = check_type(rel_type).identity
+        added = 0
         for r in valid:
             a, b, k = (r.src_label, r.src), (r.dst_label, r.dst), (rel_type, r.identity)
-            if not g.has_edge(a, b, key=k):
-                g.add_edge(
-                    a, b, key=k, type=rel_type, props=dict(zip(names, r.identity, strict=True))
-                )
-                self._types[rel_type] += 1
-            stored = g.edges[a, b, k]["props"]
-            for name, value in r.props.items():
-                if value is None:
-                    stored.pop(name, None)
-                else:
-                    stored[name] = value
+            out = succ[a]  # the ends exist (_check_ends)
+            keydict = out.get(b)
+            if keydict is None:  # as g.add_edge does: one key dict shared by both ends
+                keydict = out[b] = pred[b][a] = g.edge_key_dict_factory()
+            data = keydict.get(k)
+            if data is None:
+                data = keydict[k] = g.edge_attr_dict_factory()
+                data["type"] = rel_type
+                data["props"] = dict(zip(names, r.identity, strict=True)) if names else {}
+                added += 1
+            _update(data["props"], r.props)
+        if added:
+            self._types[rel_type] += added
+            nx._clear_cache(g)
 
     def _delete_rels(self, rel_type: str, valid: list[RelRow]) -> int:
         g = self.graph
+        succ = g._succ
         n = 0
         for r in valid:
             a, b, k = (r.src_label, r.src), (r.dst_label, r.dst), (rel_type, r.identity)
-            if g.has_edge(a, b, key=k):
+            out = succ.get(a)
+            keydict = out.get(b) if out is not None else None
+            if keydict is not None and k in keydict:
                 g.remove_edge(a, b, key=k)
                 self._types[rel_type] -= 1
                 n += 1

@@ -48,7 +48,7 @@ ValueError: Case row 0: missing key property 'case_id'; expected a non-empty str
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,6 +188,53 @@ def _check_rows(where: str, rows: object) -> Sequence[Mapping[str, Any]]:
     return rows
 
 
+# -- the fast path ---------------------------------------------------------------------
+# Most rows are plain dicts of str keys and str/int/bool/float/None values or lists of str
+# (every row the GraphSink builds): those are checked by type alone, without building
+# the error context. Any other row - another list, a NaN, a str subclass, a missing or bad
+# key, a non-dict mapping - goes through the full checks below (_node_row and
+# _relationship_row), which accept it exactly as before or raise the same error naming it.
+
+_PLAIN = frozenset({str, int, bool, type(None)})  # stored as they are, nothing else to check
+_new = object.__new__
+
+
+def _plain_props(row: dict, skip: Container[str]) -> dict[str, Any] | None:
+    """The properties of ``row`` but ``skip`` if every name is a non-empty str and every
+    value a str, int, bool, None, non-NaN float or list of str; ``None`` otherwise (check
+    fully)."""
+    out = {}
+    for name, value in row.items():
+        if name in skip:
+            continue
+        t = type(value)
+        if (
+            t in _PLAIN
+            or (t is float and value == value)
+            or (t is list and all(type(v) is str for v in value))  # a list is stored as given
+        ) and (type(name) is str and name):
+            out[name] = value
+        else:
+            return None
+    return out
+
+
+def _rel_row(
+    src_label: str, src: Key, dst_label: str, dst: Key, identity: tuple, props: dict
+) -> RelRow:
+    """``RelRow(...)`` without the frozen dataclass's ``__init__`` (six
+    ``object.__setattr__`` calls): the same fields set in the instance's ``__dict__``."""
+    r = _new(RelRow)
+    d = r.__dict__
+    d["src_label"] = src_label
+    d["src"] = src
+    d["dst_label"] = dst_label
+    d["dst"] = dst
+    d["identity"] = identity
+    d["props"] = props
+    return r
+
+
 def node_rows(label: str, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Key, dict[str, Any]]]:
     """Validate node rows of ``label``: ``[(key, other properties)]``.
 
@@ -196,15 +243,29 @@ def node_rows(label: str, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Key, 
     """
     check_label(label)
     rows = _check_rows(f"{label} rows", rows)
-    prop = KEYS[label][0]
+    prop, kind = KEYS[label]
+    skip = (prop,)
     out = []
     for i, row in enumerate(rows):
-        where = f"{label} row {i}"
-        if not isinstance(row, Mapping):
-            raise TypeError(f"{where}: got {type(row).__name__}; expected a dict")
-        key = _check_key(where, label, row.get(prop))
-        out.append((key, _props(where, row, (prop,))))
+        if type(row) is dict:
+            key = row.get(prop)
+            if type(key) is kind and key != "":
+                props = _plain_props(row, skip)
+                if props is not None:
+                    out.append((key, props))
+                    continue
+        out.append(_node_row(label, i, row))
     return out
+
+
+def _node_row(label: str, i: int, row: object) -> tuple[Key, dict[str, Any]]:
+    """Row ``i`` of ``label`` with every check (what :func:`node_rows` falls back to)."""
+    where = f"{label} row {i}"
+    if not isinstance(row, Mapping):
+        raise TypeError(f"{where}: got {type(row).__name__}; expected a dict")
+    prop = KEYS[label][0]
+    key = _check_key(where, label, row.get(prop))
+    return key, _props(where, row, (prop,))
 
 
 def _end_label(where: str, rel: RelType, end: str, row: Mapping[str, Any]) -> str:
@@ -224,33 +285,75 @@ def _end_label(where: str, rel: RelType, end: str, row: Mapping[str, Any]) -> st
     return label
 
 
+def _fast_end(row: dict, label_name: str, end: str, allowed: tuple[str, ...]) -> tuple | None:
+    """``(label, key)`` of a row's end when both are plainly valid, else ``None``."""
+    label = row.get(label_name)
+    if label is None:
+        if len(allowed) != 1:
+            return None
+        label = allowed[0]
+    elif type(label) is not str or label not in allowed:
+        return None
+    key = row.get(end)
+    if type(key) is not KEYS[label][1] or key == "":
+        return None
+    return label, key
+
+
+def _plain_identity(row: dict, identity: tuple[str, ...]) -> tuple | None:
+    """The identity values of a row when each is a non-empty str or an int, else ``None``."""
+    ident = tuple([row.get(name) for name in identity])
+    for v in ident:
+        t = type(v)
+        if not ((t is str and v != "") or t is int):
+            return None
+    return ident
+
+
 def relationship_rows(rel_type: str, rows: Sequence[Mapping[str, Any]]) -> list[RelRow]:
     """Validate relationship rows of ``rel_type`` (see the module docstring). O(rows)."""
     rel = check_type(rel_type)
     rows = _check_rows(f"{rel_type} rows", rows)
+    identity = rel.identity
+    skip = frozenset(("src", "dst", "src_label", "dst_label", *identity))
     out = []
     for i, row in enumerate(rows):
-        where = f"{rel_type} row {i}"
-        if not isinstance(row, Mapping):
-            raise TypeError(f"{where}: got {type(row).__name__}; expected a dict")
-        src_label = _end_label(where, rel, "src", row)
-        dst_label = _end_label(where, rel, "dst", row)
-        for end, label in (("src", src_label), ("dst", dst_label)):
-            if row.get(end) is None:
-                raise ValueError(
-                    f"{where}: missing {end!r}; expected the {KEYS[label][0]} of a {label} node"
-                )
-        src = _check_key(f"{where} (src)", src_label, row["src"])
-        dst = _check_key(f"{where} (dst)", dst_label, row["dst"])
-        ident = []
-        for name in rel.identity:
-            value = row.get(name)
-            if not isinstance(value, str | int) or isinstance(value, bool) or value == "":
-                raise ValueError(
-                    f"{where}: identity property {name}={value!r}; expected a non-empty str "
-                    f"(it tells one {rel_type} between the same nodes from another)"
-                )
-            ident.append(value)
-        skip = ("src", "dst", "src_label", "dst_label", *rel.identity)
-        out.append(RelRow(src_label, src, dst_label, dst, tuple(ident), _props(where, row, skip)))
+        if type(row) is dict:
+            src = _fast_end(row, "src_label", "src", rel.src)
+            dst = _fast_end(row, "dst_label", "dst", rel.dst) if src is not None else None
+            ident = (_plain_identity(row, identity) if identity else ()) if dst else None
+            if ident is not None:
+                props = _plain_props(row, skip)
+                if props is not None:
+                    out.append(_rel_row(src[0], src[1], dst[0], dst[1], ident, props))  # type: ignore[index]
+                    continue
+        out.append(_relationship_row(rel, i, row))
     return out
+
+
+def _relationship_row(rel: RelType, i: int, row: object) -> RelRow:
+    """Row ``i`` of ``rel`` with every check (what :func:`relationship_rows` falls back to)."""
+    rel_type = rel.name
+    where = f"{rel_type} row {i}"
+    if not isinstance(row, Mapping):
+        raise TypeError(f"{where}: got {type(row).__name__}; expected a dict")
+    src_label = _end_label(where, rel, "src", row)
+    dst_label = _end_label(where, rel, "dst", row)
+    for end, label in (("src", src_label), ("dst", dst_label)):
+        if row.get(end) is None:
+            raise ValueError(
+                f"{where}: missing {end!r}; expected the {KEYS[label][0]} of a {label} node"
+            )
+    src = _check_key(f"{where} (src)", src_label, row["src"])
+    dst = _check_key(f"{where} (dst)", dst_label, row["dst"])
+    ident = []
+    for name in rel.identity:
+        value = row.get(name)
+        if not isinstance(value, str | int) or isinstance(value, bool) or value == "":
+            raise ValueError(
+                f"{where}: identity property {name}={value!r}; expected a non-empty str "
+                f"(it tells one {rel_type} between the same nodes from another)"
+            )
+        ident.append(value)
+    skip = ("src", "dst", "src_label", "dst_label", *rel.identity)
+    return RelRow(src_label, src, dst_label, dst, tuple(ident), _props(where, row, skip))

@@ -46,12 +46,13 @@ import numpy as np
 
 from graph.cases import Case, CaseBook
 from graph.linkage import Link, Linker
+from graph.persons.resolver import MentionView
 from graph.persons.sink import PersonSink
 from graph.spacetime.copresence import Hit
 from graph.spacetime.entities import entity_key
 from graph.spacetime.sink import SpaceTimeSink
 from graph.store.base import ChangeSet, GraphStore
-from ingest.models import Incident, Message
+from ingest.models import Incident, Message, Sighting
 
 __all__ = ["GraphSink", "mention_id", "org_id", "person_id", "plate_key"]
 
@@ -117,12 +118,12 @@ class GraphSink:
         self.seconds: deque[float] = deque(maxlen=keep_timings)
         self._jurisdictions: set[int] = set()
         self._checkpoints: set[str] = set()
+        self._entities: set[tuple[str, str]] = set()  # Vehicle/Phone/Mac nodes written by _hit
         self._linked: set[tuple[str, str]] = set()
         self._seen_near: dict[tuple[str, str, str], float] = {}
         self._rows = 0  # resolver rows written
         self._cluster = np.zeros(0, np.int64)  # cluster of each written row, as last written
-        self._row_case: list[str] = []
-        self._row_role: list[str] = []
+        self._views: list[MentionView] = []  # the resolver's view of each written row
         self._members: dict[int, set[int]] = {}
         self._involved: dict[int, set[tuple[str, str]]] = {}
         self._series: dict[str, frozenset[str]] = {}
@@ -133,7 +134,10 @@ class GraphSink:
         start = time.perf_counter()
         cs = ChangeSet()
         pending_cps: list[str] = []
-        touched = dict.fromkeys(m.case for m in messages if isinstance(m, Incident))
+        # a sighting is never an incident: the type test skips most of a batch cheaply
+        touched = dict.fromkeys(
+            m.case for m in messages if type(m) is not Sighting and isinstance(m, Incident)
+        )
         for case_id in touched:
             case = self.cases.get(case_id)
             if case is not None:
@@ -240,9 +244,8 @@ class GraphSink:
         if n == self._rows:
             return
         for row in range(self._rows, n):
-            v = resolver.view(row)
-            self._row_case.append(v.case_id)
-            self._row_role.append(v.role)
+            v = resolver.view(row)  # a row's view never changes (the resolver only appends)
+            self._views.append(v)
             cs.merge_node(
                 "Mention",
                 {
@@ -280,13 +283,12 @@ class GraphSink:
             self._involved.pop(cluster, None)
             cs.delete_node("Person", pid)
             return
-        resolver = self.persons.resolver  # type: ignore[union-attr]
-        views = [resolver.view(r) for r in sorted(members)]
+        views = [self._views[r] for r in sorted(members)]
         cs.merge_node(
             "Person",
             {
                 "person_id": pid,
-                "name": resolver.view(cluster).name,  # a cluster's id is one of its rows
+                "name": self._views[cluster].name,  # a cluster's id is one of its rows
                 "resolved": True,
                 "mentions": len(members),
                 "cases": len({v.case_id for v in views}),
@@ -294,7 +296,7 @@ class GraphSink:
                 "id_number": next((v.id_number for v in views if v.id_number), None),
             },
         )
-        want = {(self._row_case[r], self._row_role[r]) for r in members}
+        want = {(v.case_id, v.role) for v in views}
         have = self._involved.get(cluster, set())
         for case_id, role in sorted(want - have):
             cs.merge_rel(
@@ -336,7 +338,7 @@ class GraphSink:
         if found is None:
             found = self.spacetime.summary(*pair, 3)  # type: ignore[union-attr]
         top, _, bridge = found
-        for ev in [*top, *([bridge] if bridge is not None else [])]:
+        for ev in (*top, bridge) if bridge is not None else top:
             if ev.kind == "companion":
                 keys = ev.entity.split("+")
                 for hit in (ev.hit_a, ev.hit_b):
@@ -358,11 +360,16 @@ class GraphSink:
         if label is None:
             log.warning("space-time entity %r of unknown kind; not written", key)
             return
+        weight = hit.weight
         seen = (label, value, hit.case_id)
-        if self._seen_near.get(seen, -np.inf) >= hit.weight:
+        before = self._seen_near.get(seen)
+        if before is not None and before >= weight:
             return
-        self._seen_near[seen] = hit.weight
-        cs.merge_node(label, {_ENTITY_KEYS[label]: value})
+        self._seen_near[seen] = weight
+        node = (label, value)
+        if node not in self._entities:  # merging it again would change nothing
+            self._entities.add(node)
+            cs.merge_node(label, {_ENTITY_KEYS[label]: value})
         cs.merge_rel(
             "SEEN_NEAR",
             {
@@ -372,7 +379,7 @@ class GraphSink:
                 "checkpoint": hit.checkpoint,
                 "dist_m": round(float(hit.dist_m), 1),
                 "offset_s": int(hit.offset_s),
-                "weight": round(float(hit.weight), 4),
+                "weight": round(float(weight), 4),
             },
         )
         if hit.checkpoint not in self._checkpoints:
