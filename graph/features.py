@@ -4,7 +4,11 @@ Each candidate pair of cases gets a fixed vector of numbers, the input of the
 link model (:mod:`graph.linkmodel`):
 
 ==================  ==========================================================
-``st_best``         strongest co-presence evidence (nats): one entity near both scenes
+``st_best``         strongest co-presence evidence (nats): one entity near both scenes,
+                    scored by the *weaker* of its two hits (twice its rarity weight, less
+                    the ubiquity penalty): an entity already explained at one scene (a
+                    crew's vehicle at its own scenes) says only as much about the other
+                    scene as its hit there
 ``st_entities``     log(1 + distinct entities near both scenes)
 ``st_scenes``       log(1 + scenes of the same category the best entity was near)
 ``companion``       log(1 + strongest companion bridge in nats): A's entity travels with B's
@@ -23,6 +27,9 @@ link model (:mod:`graph.linkmodel`):
 ``comp_scenes``     log(1 + scenes of the same category the less active of the two vehicles
                     of the companion bridge was near): a crew that switched vehicles leaves
                     each vehicle near several scenes of its kind
+``st_stops``        at how many of the two scenes (0-2) the best entity stayed: two of its
+                    reads near the scene at least 8 min (and at most 90 min) apart, seen
+                    arriving and leaving rather than driving past once
 ==================  ==========================================================
 """
 
@@ -56,6 +63,7 @@ FEATURES: tuple[str, ...] = (
     "cat_rarity",
     "log_crowd",
     "comp_scenes",
+    "st_stops",
 )
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -74,6 +82,7 @@ class PairEvidence:
     cat_share: float = 1.0  # the category's share of all cases
     crowd: int = 0  # unusual entities near the quieter of the two scenes
     comp_scenes: int = 0  # same-category scenes of the less active companion vehicle
+    stops: int = 0  # scenes (0-2) the best entity stayed near (``Hit.stay_s`` >= STOP_S)
     #: (kind, sentence), or (kind, evidence object whose ``detail`` is the sentence,
     #: written only if the link is kept or explained: see :func:`sentences`)
     details: list[tuple[str, Any]] = field(default_factory=list)
@@ -127,6 +136,7 @@ def pair_features(a: Case, b: Case, ev: PairEvidence) -> dict[str, float]:
         "cat_rarity": -math.log(max(ev.cat_share, 1e-6)) if a.category == b.category else 0.0,
         "log_crowd": math.log1p(ev.crowd),
         "comp_scenes": math.log1p(ev.comp_scenes),
+        "st_stops": float(ev.stops),
     }
 
 

@@ -23,6 +23,7 @@ from graph.persons.sink import PersonSink
 from graph.series import Evidence, Series
 from graph.seriesdetect import SeriesTracker
 from graph.spacetime.evidence import LinkEvidence
+from graph.spacetime.scene import STOP_S
 from graph.spacetime.sink import SpaceTimeSink
 from graph.summary import SeriesEvent, SeriesSummary, summarize
 from ingest.models import Incident, Message
@@ -196,9 +197,15 @@ class Linker:
         if near:
             ev.crowd = min(self.spacetime.core.crowd(case_a), self.spacetime.core.crowd(case_b))
             best = near[0]
-            ev.st_best = best.score
+            a_hit, b_hit = best.hit_a, best.hit_b
+            # the weaker side: the score is both hits' weights less the ubiquity penalty
+            # (one hit's if the two were one trip); what is left of it once the stronger
+            # hit is replaced by the weaker
+            penalty = max(0.0, a_hit.weight + b_hit.weight - best.score)
+            ev.st_best = max(0.0, 2.0 * min(a_hit.weight, b_hit.weight) - penalty)
             ev.st_entities = n_near
             ev.st_scenes = self._scenes_of(best.entity, case_a)
+            ev.stops = (a_hit.stay_s >= STOP_S) + (b_hit.stay_s >= STOP_S)
             ev.details.extend((e.kind, e) for e in near)
         if bridge is not None:
             ev.companion = bridge.score

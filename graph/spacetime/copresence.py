@@ -69,6 +69,9 @@ class Hit:
     weight: float
     p: float
     at: int  # index time
+    #: the longest time between two consecutive reads of the entity near the scene, up to
+    #: STAY_MAX_S (0: seen once, or only in passing): how long it stayed around the scene
+    stay_s: int = 0
 
 
 @dataclass(frozen=True)
@@ -497,6 +500,7 @@ class CoPresence:
             float(hits.weight[i]),
             float(hits.p[i]),
             int(hits.t[i]),
+            int(hits.stay_s[i]),
         )
 
     def crowd(self, case_id: str) -> int:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from graph.spacetime.scene import describe_distance, describe_offset
+from graph.spacetime.scene import STOP_S, describe_distance, describe_duration, describe_offset
 
 if TYPE_CHECKING:
     from graph.spacetime.copresence import Hit
@@ -60,10 +60,17 @@ def near_detail(key: str, a: Hit, b: Hit, near: int, spans: tuple[int, int, int,
     label = key.split(":", 1)[1]
     return (
         f"{label} seen {describe_distance(a.dist_m)} from scene {a.case_id} "
-        f"{describe_offset(a.offset_s, spans[0], spans[1])}, "
+        f"{describe_offset(a.offset_s, spans[0], spans[1])}{_stayed(a)}, "
         f"{describe_distance(b.dist_m)} from scene {b.case_id} "
-        f"{describe_offset(b.offset_s, spans[2], spans[3])} "
+        f"{describe_offset(b.offset_s, spans[2], spans[3])}{_stayed(b)} "
         f"(chance {a.p:.0%} and {b.p:.0%}; near {near} scenes)"
+    )
+
+
+def _stayed(hit: Hit) -> str:
+    """' (around the scene for 32 min)' for a hit with a stay, else ''."""
+    return (
+        f" (around the scene for {describe_duration(hit.stay_s)})" if hit.stay_s >= STOP_S else ""
     )
 
 

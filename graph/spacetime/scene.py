@@ -18,6 +18,11 @@ number of visits under the background is
 least ``FLEET_MU``, and the hit's probability under the background is
 ``p = 1 - exp(-μ)``. The weight is ``-ln p``: a truck never seen there at night
 weighs several nats, a taxi that is everywhere weighs almost nothing.
+
+Stay. Each hit also carries how long the entity stayed around the scene: the
+longest gap between two of its consecutive reads near the scene, up to
+``STAY_MAX_S`` (a vehicle seen arriving and again leaving half an hour later
+stopped there; one that drove past is seen once, or twice a minute apart).
 """
 
 from __future__ import annotations
@@ -33,7 +38,16 @@ from graph.spacetime.checkpoints import CheckpointRegistry
 from graph.spacetime.entities import EntityStats
 from graph.spacetime.index import PARTITION_S, SightingIndex
 
-__all__ = ["History", "SceneHits", "SceneWindow", "history", "scene_hits", "scene_window"]
+__all__ = [
+    "STOP_S",
+    "History",
+    "SceneHits",
+    "SceneWindow",
+    "describe_duration",
+    "history",
+    "scene_hits",
+    "scene_window",
+]
 
 FLEET_MU = 3.0  # p = 0.95: a fleet vehicle near a scene is no evidence
 NEAR_M = 1500.0  # checkpoints within this distance count fully
@@ -42,6 +56,8 @@ PRIOR_DAYS = 2.0  # pseudo-days of the area background mixed into the entity's o
 MAX_WEIGHT = 10.0
 TRAVEL_SPEED_MPS = 30_000 / 3600  # padding: time to reach the farthest checkpoint at 30 km/h
 BASE_PAD_S = 600
+STAY_MAX_S = 90 * 60  # reads further apart than this are two visits, not one stay
+STOP_S = 8 * 60  # reads at least this far apart near a scene: the entity stopped there
 
 
 @dataclass(frozen=True)
@@ -70,6 +86,9 @@ class SceneHits:
     dist_m: np.ndarray
     weight: np.ndarray  # rarity weight, -ln p
     p: np.ndarray  # probability of such a hit under the background
+    #: per entity the longest gap between consecutive reads near the scene up to
+    #: STAY_MAX_S (seconds; 0 if seen once or only in passing): arrived, stayed, left
+    stay_s: np.ndarray
 
     def __len__(self) -> int:
         return int(self.ent.shape[0])
@@ -252,7 +271,7 @@ def scene_hits(
     if ent.size == 0:
         z = np.empty(0)
         zi = np.empty(0, np.int32)
-        return SceneHits(window, zi, zi, zi, z, z, z)
+        return SceneHits(window, zi, zi, zi, z, z, z, zi)
     dist_of_cp = np.zeros(int(max(cp.max(), window.cps.max())) + 1)
     dist_of_cp[window.cps] = window.dist_m
 
@@ -288,12 +307,30 @@ def scene_hits(
     total = np.where(mu[ent_rows] <= mu_min[:, None] * (1 + 1e-9), mu[ent_rows], 0.0).sum(axis=1)
     total = np.maximum(total, MIN_MU)
     p = -np.expm1(-total)
+    stay = _stays(row_of, t, uniq.size)[ent_rows]
     ent, cp, t = ent[first], cp[first], t[first]
     # A camera kilometres away says less about who was at the scene than one at the gate:
     # beyond NEAR_M the weight shrinks with the square root of the distance.
     proximity = np.sqrt(np.minimum(1.0, NEAR_M / np.maximum(dist_of_cp[cp], 1.0)))
     weight = np.minimum(-np.log(p), MAX_WEIGHT) * proximity
-    return SceneHits(window, ent, cp, t, dist_of_cp[cp], weight, p)
+    return SceneHits(window, ent, cp, t, dist_of_cp[cp], weight, p, stay)
+
+
+def _stays(row_of: np.ndarray, t: np.ndarray, n: int) -> np.ndarray:
+    """Per entity (``row_of`` numbers the entities 0..n-1) the longest gap between two of
+    its consecutive reads that is at most ``STAY_MAX_S``: a vehicle seen arriving near a
+    scene and leaving it half an hour later stayed there; one that drove past is seen once,
+    or at two cameras a minute or two apart; one seen again hours later went away and came
+    back (a resident), which says nothing about the scene's hour."""
+    out = np.zeros(n, dtype=np.int32)
+    if t.size < 2:
+        return out
+    order = np.lexsort((t, row_of))
+    r, tt = row_of[order], t[order].astype(np.int64)
+    gap = np.diff(tt)
+    ok = (r[1:] == r[:-1]) & (gap <= STAY_MAX_S)
+    np.maximum.at(out, r[1:][ok], gap[ok].astype(np.int32))
+    return out
 
 
 def describe_offset(offset_s: int, start: int, end: int) -> str:
@@ -303,6 +340,11 @@ def describe_offset(offset_s: int, start: int, end: int) -> str:
     if start + offset_s > end:
         return f"{_dur(start + offset_s - end)} after its window"
     return f"{_dur(offset_s)} into its window"
+
+
+def describe_duration(seconds: int) -> str:
+    """'32 min', '1 h 5 min'."""
+    return _dur(seconds)
 
 
 def _dur(seconds: int) -> str:

@@ -70,3 +70,28 @@ def test_load_names_missing_copresence_weights(tmp_path: Path) -> None:
     broken.save(tmp_path / "m.json")
     with pytest.raises(ValueError, match="copresence.st_best"):
         LinkModel.load(tmp_path / "m.json")
+
+
+def test_a_vehicle_that_stopped_at_both_scenes_outranks_one_that_drove_past() -> None:
+    """The trained model: the same co-presence, once by a vehicle seen arriving and leaving
+    near both scenes, once by one seen in passing, weighs more the first time."""
+    import datetime as dt
+
+    from graph.cases import Case
+    from graph.features import PairEvidence, pair_features
+
+    model = LinkModel.load()
+    t = dt.datetime(2026, 3, 3, 23, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+
+    def case(cid: str, lon: float) -> Case:
+        end = t + dt.timedelta(hours=6)
+        return Case(cid, "theft.fuel", lon, 29.9, end, t, end, 330211, 330200, mo=["siphon"])
+
+    a, b = case("A", 121.5), case("B", 121.6)
+
+    def p(best: float, stops: int) -> float:
+        ev = PairEvidence(st_best=best, st_entities=1, st_scenes=2, crowd=3, stops=stops)
+        return model.probability(pair_features(a, b, ev))
+
+    assert p(3.0, 2) > p(3.0, 1) > p(3.0, 0)
+    assert model.weights["st_stops"] + model.copresence.get("st_stops", 0.0) > 0

@@ -339,3 +339,37 @@ def test_history_table_equals_the_history_queries(fed: tuple[SpaceTimeSink, dict
         assert not want[-1].any()
         checked += 1
     assert checked >= 10  # cases of the second day have a day of history
+
+
+def test_a_vehicle_that_stops_near_a_scene_has_a_stay_one_driving_past_has_none() -> None:
+    """Seen arriving near the scene and leaving it half an hour later: it stayed; seen at
+    two cameras a minute apart: it drove past; seen again hours later: a second visit."""
+    core = CoPresence()
+    cams = [(f"CP-{i}", 121.60 + 0.004 * (i % 5), 29.90 + 0.004 * (i // 5)) for i in range(25)]
+    scene = cams[12]
+    base = _epoch(3, 23.0)
+    reads = [
+        ("浙J00001", cams[11], base),  # arrives ...
+        ("浙J00001", cams[13], base + 32 * 60),  # ... and leaves 32 min later
+        ("浙J00002", cams[11], base + 600),  # drives past: two cameras a minute apart
+        ("浙J00002", cams[13], base + 660),
+        ("浙J00003", cams[12], base + 300),  # seen once
+        ("浙J00004", cams[11], base - 3600),  # there in the evening and again at night
+        ("浙J00004", cams[12], base + 3 * 3600),
+    ]
+    core.add_sightings(
+        ["plate"] * len(reads),
+        [r[0] for r in reads],
+        [r[1] for r in reads],
+        np.array([r[2] for r in reads]),
+    )
+    start, end = dt.datetime(2026, 3, 3, 22, tzinfo=TZ), dt.datetime(2026, 3, 4, 5, tzinfo=TZ)
+    core.add_case("A", scene[1], scene[2], start, end)
+    hits = scene_hits(
+        core.index, core.checkpoints, core.stats, core.cases["A"].window, core.history_days
+    )
+    stay = {core.entities.value(int(e)): int(s) for e, s in zip(hits.ent, hits.stay_s, strict=True)}
+    assert stay["plate:浙J00001"] == 32 * 60
+    assert stay["plate:浙J00002"] == 60
+    assert stay["plate:浙J00003"] == 0
+    assert stay["plate:浙J00004"] == 0  # four hours apart: two visits, not a stay

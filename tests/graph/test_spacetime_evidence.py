@@ -108,3 +108,12 @@ def test_summary_of_small_and_large_pairs_agree(seed: int, monkeypatch: pytest.M
     monkeypatch.setattr(evidence, "_SMALL", 0)  # every pair through numpy
     assert [digest(store.summary(*p, 3)) for p in (("A", "B"), ("C", "A"))] == small
     assert any(n for _, n, _ in small)
+
+
+def test_the_sentence_says_how_long_the_entity_stayed_near_a_scene() -> None:
+    stayed = Hit("A", "CP-1", 300.0, 600, 3.0, 0.05, 600, stay_s=32 * 60)
+    passed = Hit("B", "CP-2", 800.0, 1200, 2.0, 0.1, 9000, stay_s=60)
+    ev = LinkEvidence("A", "B", "plate:浙J12345", 4.0, None, stayed, passed, near=2, ent_id=0,
+                      spans=(*SPANS["A"], *SPANS["C"]))  # fmt: skip
+    assert "from scene A 10 min into its window (around the scene for 32 min)," in ev.detail
+    assert "from scene B" in ev.detail and ev.detail.count("around the scene") == 1
