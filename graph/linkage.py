@@ -78,8 +78,12 @@ JOINED_SHOWN = 20
 #: a scored pair at or above this probability is rescored from time to time even if its
 #: own evidence does not change (see :meth:`Linker._stale`)
 REFRESH_MIN_P = 0.05
-#: stale pairs rescored with each batch that brings new cases
+#: at most this many stale pairs rescored with each batch that brings new cases
 REFRESH_PER_BATCH = 64
+#: a live pair is stale once the cases registered have grown by this factor since it was
+#: scored: the stream-wide features move with the share of new cases, fast at the start
+#: of a stream and hardly at all after days (a province's day then refreshes little)
+REFRESH_GROWTH = 1.25
 
 
 class Linker:
@@ -99,8 +103,8 @@ class Linker:
         self.pattern = pattern if pattern is not None else PatternIndex()
         self.model = model or LinkModel.load()
         self.links: dict[tuple[str, str], Link] = {}
-        #: pairs at or above REFRESH_MIN_P, least recently scored first
-        self._live: dict[tuple[str, str], None] = {}
+        #: pairs at or above REFRESH_MIN_P -> cases registered when scored, oldest first
+        self._live: dict[tuple[str, str], int] = {}
         self._accepted: dict[tuple[str, str], float] = {}  # links at or above the threshold
         self.tracker = SeriesTracker()
         #: evidence sentences of the pair that explains a refined-in member (see _joined),
@@ -148,7 +152,7 @@ class Linker:
                     self.links[pair] = link
                     self._live.pop(pair, None)
                     if link.probability >= REFRESH_MIN_P:
-                        self._live[pair] = None  # now the most recently scored
+                        self._live[pair] = len(self.pattern)  # now the most recently scored
                     if link.probability >= threshold:
                         self._accepted[pair] = link.probability
                     else:
@@ -174,11 +178,15 @@ class Linker:
         closer than the pair, the scenes its vehicle was near. Early in a stream these move
         a lot, and a pair scored then keeps a score the model would no longer give it (the
         model is trained on what the whole stream says). Each batch that brings new cases
-        also rescores a few of the oldest-scored pairs that could still cross the threshold.
+        also rescores the oldest-scored pairs that could still cross the threshold, once the
+        cases registered have grown by REFRESH_GROWTH since they were scored (up to
+        REFRESH_PER_BATCH a batch). The pairs are in scoring order, so the search stops at
+        the first one that is not stale yet.
         """
         out: list[tuple[str, str]] = []
-        for pair in self._live:
-            if len(out) >= REFRESH_PER_BATCH:
+        stale_below = len(self.pattern) / REFRESH_GROWTH
+        for pair, cases in self._live.items():
+            if len(out) >= REFRESH_PER_BATCH or cases > stale_below:
                 break
             if pair not in changed:
                 out.append(pair)

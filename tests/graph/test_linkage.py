@@ -240,5 +240,6 @@ def test_a_pair_is_rescored_as_the_stream_moves_on_without_evidence_of_its_own()
     stored = linker.links[("F-1", "F-2")]
     now = linker.score("F-1", "F-2")
     assert now is not None and now.probability > first + 0.01  # rarity raised the score
-    assert stored.probability == pytest.approx(now.probability)
-    assert stored.features["cat_rarity"] == pytest.approx(now.features["cat_rarity"])
+    # rescored as the cases grew (by REFRESH_GROWTH since its last scoring), not only once
+    assert stored.features["cat_rarity"] > 1.0
+    assert abs(stored.probability - now.probability) < (now.probability - first) / 3
