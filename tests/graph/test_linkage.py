@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from graph.cases import CaseBook
 from graph.linkage import JOINED_SHOWN, Linker, _linked_parts
 from graph.linkmodel import LinkModel
