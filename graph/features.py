@@ -36,6 +36,7 @@ link model (:mod:`graph.linkmodel`):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -105,8 +106,13 @@ def _km(a: Case, b: Case) -> float:
 
 
 def _covers_small_hours(case: Case) -> bool:
-    start = case.occurred_start.astimezone(SHANGHAI)
-    end = case.occurred_end.astimezone(SHANGHAI)
+    return _window_covers_small_hours(case.occurred_start, case.occurred_end)
+
+
+@functools.lru_cache(maxsize=1 << 14)  # pure; a province's busy scene is scored in many pairs
+def _window_covers_small_hours(start: dt.datetime, end: dt.datetime) -> bool:
+    start = start.astimezone(SHANGHAI)
+    end = end.astimezone(SHANGHAI)
     if end - start >= dt.timedelta(days=1):
         return True
     probe = start.replace(hour=2, minute=30, second=0, microsecond=0)

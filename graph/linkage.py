@@ -166,7 +166,10 @@ class Linker:
                 # work per batch is proportional to the accepted links, not to every pair
                 # ever scored: the scored probabilities are read through a view
                 accepted = self._accepted
-                if self.tracker.update(accepted, self.last_rescored, _Probabilities(self.links)):
+                # exact: every pair accepted, dropped or rescored in this batch is in
+                # last_rescored (_accepted changes only for the pairs scored above)
+                probabilities = _Probabilities(self.links)
+                if self.tracker.update(accepted, self.last_rescored, probabilities, exact=True):
                     self.version += 1
 
     # -- scoring --------------------------------------------------------------

@@ -140,26 +140,41 @@ class SeriesTracker:
         accepted: Mapping[tuple[str, str], float],
         changed: Iterable[tuple[str, str]],
         scored: Mapping[tuple[str, str], float] | None = None,
+        *,
+        exact: bool = False,
     ) -> bool:
         """Bring the series up to date; ``accepted`` holds every accepted link, ``changed`` the
         pairs whose score changed (accepted or not), ``scored`` (optional) every scored
         pair with its probability (sorted ids), for bridge support and the refinement.
-        Returns True if any series changed.
+        With ``exact``, ``changed`` is known to hold every pair accepted, dropped or
+        rescored since the last update (the linker's case), and the accepted links are not
+        compared one by one. Returns True if any series changed.
 
-        Complexity: proportional to the components the changed pairs touch.
+        Complexity: proportional to the components the changed pairs touch (plus the
+        accepted links without ``exact``).
         """
         scored = scored if scored is not None else accepted
-        stale = {
-            n for e in self.graph.edges if e not in accepted and e[::-1] not in accepted for n in e
-        }
-        self.graph.remove_edges_from(
-            [e for e in list(self.graph.edges) if e not in accepted and e[::-1] not in accepted]
-        )
-        touched = set(stale)
-        for (a, b), p in accepted.items():
-            if not self.graph.has_edge(a, b) or self.graph[a][b]["p"] != p:
-                self.graph.add_edge(a, b, p=p)
-                touched.update((a, b))
+        changed = list(changed)
+        touched: set[str] = set()
+        graph = self.graph
+        if exact:
+            for a, b in changed:
+                p = accepted.get((a, b))
+                if p is None:
+                    if graph.has_edge(a, b):
+                        graph.remove_edge(a, b)
+                        touched.update((a, b))
+                elif not graph.has_edge(a, b) or graph[a][b]["p"] != p:
+                    graph.add_edge(a, b, p=p)
+                    touched.update((a, b))
+        else:
+            gone = [e for e in graph.edges if e not in accepted and e[::-1] not in accepted]
+            touched.update(n for e in gone for n in e)
+            graph.remove_edges_from(gone)
+            for (a, b), p in accepted.items():
+                if not graph.has_edge(a, b) or graph[a][b]["p"] != p:
+                    graph.add_edge(a, b, p=p)
+                    touched.update((a, b))
         for pair in changed:
             if pair in accepted or self._note(pair, scored.get(pair)):
                 touched.update(pair)

@@ -99,6 +99,10 @@ class _Case:
     judged: int = 1  # scene judgements so far (the first when the report arrived)
 
 
+#: the evidence kind of each entity key's prefix
+_KINDS = {"plate": "vehicle", "phone": "phone", "mac": "mac"}
+
+
 def _label(key: str) -> str:
     return key.split(":", 1)[1]
 
@@ -470,25 +474,87 @@ class CoPresence:
         return excused
 
     def _register_hits(self, case: _Case, hits: SceneHits) -> list[LinkEvidence]:
+        """Record a scene query's unusual hits on the case and return the evidence they
+        make with every other scene their entities were near.
+
+        A province's case has hundreds of unusual entities, each near a few other scenes:
+        over a thousand evidence rows a case. The rows are built from plain lists, and what
+        depends only on the entity (its key, kind, ubiquity penalty) once per entity."""
         evidence: list[LinkEvidence] = []
-        for i in np.flatnonzero(hits.weight >= self.min_weight):
-            e = int(hits.ent[i])
-            hit = self._hit(case.case_id, hits, int(i))
-            previous = case.hits.get(e)
-            if previous is not None and previous.weight >= hit.weight:
+        rows = np.flatnonzero(hits.weight >= self.min_weight)
+        if not rows.size:
+            return evidence
+        case_id = case.case_id
+        start = hits.window.start
+        cp_name = self.checkpoints.names.value
+        near, known = self.near, case.hits
+        columns = zip(
+            hits.ent[rows].tolist(),
+            hits.cp[rows].tolist(),
+            hits.dist_m[rows].tolist(),
+            hits.t[rows].tolist(),
+            hits.weight[rows].tolist(),
+            hits.p[rows].tolist(),
+            hits.stay_s[rows].tolist(),
+            strict=True,
+        )
+        for e, cp, dist_m, t, weight, p, stay_s in columns:
+            previous = known.get(e)
+            if previous is not None and previous.weight >= weight:
                 continue
-            case.hits[e] = hit
-            others = self.near.setdefault(e, {})
-            others[case.case_id] = hit
-            if len(others) > MAX_NEAR_SCENES:
-                # near this many scenes an entity is part of the background (a bus, a
-                # delivery van): pairing it with every one of them would cost O(scenes^2)
-                # evidence for links the ubiquity penalty cancels anyway
-                continue
-            for other_id, other in others.items():
-                if other_id != case.case_id:
-                    evidence.append(self._evidence(e, other, hit))
+            hit = Hit(case_id, cp_name(cp), dist_m, t - start, weight, p, t, stay_s)
+            known[e] = hit
+            others = near.get(e)
+            if others is None:
+                others = near[e] = {}
+            others[case_id] = hit
+            # near more than MAX_NEAR_SCENES an entity is part of the background (a bus, a
+            # delivery van): pairing it with every one of them would cost O(scenes^2)
+            # evidence for links the ubiquity penalty cancels anyway
+            if 1 < len(others) <= MAX_NEAR_SCENES:
+                self._evidence_with(e, hit, others, evidence)
         return evidence
+
+    def _evidence_with(
+        self, e: int, hit: Hit, others: dict[str, Hit], out: list[LinkEvidence]
+    ) -> None:
+        """Append the evidence entity ``e`` makes between ``hit``'s case and each other
+        case in ``others`` (the entity's hits by case): :meth:`_evidence` for each, with
+        what depends on the entity alone worked out once."""
+        key = self.entities.value(e)
+        kind = _KINDS[key.split(":", 1)[0]]
+        near = len(others)
+        penalty = 0.5 * math.log(max(1.0, near - 2.0))  # :meth:`penalty`
+        case_id = hit.case_id
+        cases = self.cases
+        own = cases[case_id].window
+        for other_id, other in others.items():
+            if other_id == case_id:
+                continue
+            w = cases[other_id].window
+            if other_id < case_id:
+                a, b, spans = other, hit, (w.start, w.end, own.start, own.end)
+            else:
+                a, b, spans = hit, other, (own.start, own.end, w.start, w.end)
+            if abs(a.at - b.at) < SAME_TRIP_S:
+                score = max(a.weight, b.weight) - penalty
+            else:
+                score = a.weight + b.weight - penalty
+            out.append(
+                LinkEvidence(
+                    a.case_id,
+                    b.case_id,
+                    key,
+                    score,
+                    None,
+                    a,
+                    b,
+                    kind,
+                    near=near,
+                    ent_id=e,
+                    spans=spans,
+                )
+            )
 
     def _hit(self, case_id: str, hits: SceneHits, i: int) -> Hit:
         """Row ``i`` of a scene query's answer as a :class:`Hit`."""
@@ -517,7 +583,7 @@ class CoPresence:
         if a.case_id > b.case_id:
             a, b = b, a
         key = self.entities.value(e)
-        kind = {"plate": "vehicle", "phone": "phone", "mac": "mac"}[key.split(":", 1)[0]]
+        kind = _KINDS[key.split(":", 1)[0]]
         if abs(a.at - b.at) < SAME_TRIP_S:
             # one trip past two nearby scenes is one observation, not two
             score = max(a.weight, b.weight) - self.penalty(e)

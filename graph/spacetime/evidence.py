@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -185,6 +185,18 @@ class _Rows:
         self.keys = array("q")
         self.rows = array("i")
 
+    @classmethod
+    def first(cls, ev: LinkEvidence) -> _Rows:
+        """A pair's rows holding only ``ev``, compact evidence (``ent_id`` >= 0, sentence
+        not written): how most pairs start, built without the appends."""
+        rows = cls.__new__(cls)
+        rows.cols = array("d", (float(ev.ent_id), ev.score, float(ev.near)))
+        rows.hits = [ev.hit_a, ev.hit_b]
+        rows.whole = None
+        rows.keys = array("q", (ev.ent_id,))
+        rows.rows = array("i", (0,))
+        return rows
+
     def __len__(self) -> int:
         return len(self.cols) // 3
 
@@ -257,6 +269,29 @@ class EvidenceStore(Mapping[tuple[str, str], dict[str, LinkEvidence]]):
             return False
         self._write(rows, row, ev)
         return True
+
+    def keep_all(self, found: Iterable[LinkEvidence]) -> list[tuple[str, str]]:
+        """:meth:`keep` each of ``found`` in turn; the pairs of those stored, in order
+        (a pair once for each). A scene query brings a thousand of them at a province's
+        scale, most for a pair that holds no evidence yet."""
+        pairs = self._pairs
+        stored: list[tuple[str, str]] = []
+        for ev in found:
+            pair = (ev.case_a, ev.case_b)
+            rows = pairs.get(pair)
+            if rows is None:
+                if ev.ent_id >= 0 and ev._detail is None and ev._spans is not None:
+                    pairs[pair] = _Rows.first(ev)
+                    self._count += 1
+                    stored.append(pair)
+                    continue
+                rows = pairs[pair] = _Rows()
+            row = self._row(rows, ev)
+            if row >= 0 and not ev.score > rows.cols[3 * row + 1]:
+                continue
+            self._write(rows, row, ev)
+            stored.append(pair)
+        return stored
 
     def put(self, pair: tuple[str, str], entity: str, ev: LinkEvidence | None) -> bool:
         """Replace the pair's evidence through ``entity`` by ``ev`` whatever its score, or

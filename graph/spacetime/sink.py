@@ -319,10 +319,10 @@ class SpaceTimeSink:
         return (w.start, w.end)
 
     def _keep(self, found: list[LinkEvidence]) -> None:
-        for ev in found:
-            if self.evidence.keep(ev):
-                self._changed.add(ev.pair)
-                self.version += 1
+        stored = self.evidence.keep_all(found)
+        if stored:
+            self._changed.update(stored)
+            self.version += len(stored)
 
     def _revise(self) -> None:
         """Apply the core's revisions (scenes judged again): replace or withdraw evidence."""
