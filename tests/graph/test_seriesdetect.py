@@ -146,3 +146,27 @@ def test_a_case_with_one_mid_link_to_five_members_and_weak_pairs_to_the_rest_sta
     scored = _clique(five, 0.9) | {("C-1", "X-1"): 0.6}
     scored |= {(c, "X-1"): 0.06 for c in five[1:]}
     assert _settle(SeriesTracker(), scored) == [five]
+
+
+def test_exact_updates_find_the_same_series_as_full_comparisons() -> None:
+    """The linker tells the tracker exactly which pairs changed (``exact``): the series must
+    be those found by comparing every accepted link, batch after batch, through links that
+    appear, strengthen, weaken below the threshold and disappear."""
+    import random
+
+    rng = random.Random(11)
+    cases = [f"K-{i:02d}" for i in range(30)]
+    full, exact = SeriesTracker(), SeriesTracker()
+    scored: dict[tuple[str, str], float] = {}
+    for _ in range(60):
+        changed = set()
+        for _ in range(rng.randint(1, 12)):
+            a, b = sorted(rng.sample(cases, 2))
+            scored[(a, b)] = rng.choice([0.02, 0.3, 0.45, 0.6, 0.9, 0.99])
+            changed.add((a, b))
+        accepted = {pair: p for pair, p in scored.items() if p >= 0.5}
+        full.update(accepted, changed, scored)
+        exact.update(accepted, changed, scored, exact=True)
+        assert exact.series == full.series
+        assert {frozenset(e) for e in exact.graph.edges} == {frozenset(e) for e in full.graph.edges}
+    assert full.series  # the sequence did form series

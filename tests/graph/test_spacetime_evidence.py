@@ -117,3 +117,24 @@ def test_the_sentence_says_how_long_the_entity_stayed_near_a_scene() -> None:
                       spans=(*SPANS["A"], *SPANS["C"]))  # fmt: skip
     assert "from scene A 10 min into its window (around the scene for 32 min)," in ev.detail
     assert "from scene B" in ev.detail and ev.detail.count("around the scene") == 1
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_keeping_a_batch_at_once_is_keeping_each_in_turn(seed: int) -> None:
+    """``keep_all`` (a scene query's thousand rows in one pass, new pairs built whole) stores
+    what ``keep`` one by one stores, and names each stored row's pair in order."""
+    rng = random.Random(seed)
+    ids = {k: i for i, k in enumerate(ENTITIES)}
+    one = EvidenceStore(ids.get, ENTITIES.__getitem__, SPANS.__getitem__)
+    batch = EvidenceStore(ids.get, ENTITIES.__getitem__, SPANS.__getitem__)
+    pairs = [("A", "B"), ("A", "C"), ("B", "C")]
+    for _ in range(200):
+        found = [_evidence(rng.choice(pairs), rng) for _ in range(rng.randint(0, 12))]
+        expect = [ev.pair for ev in found if one.keep(ev)]
+        assert batch.keep_all(found) == expect
+    assert batch.entries == one.entries > 0
+    for p in pairs:
+        assert [(e.entity, e.score, e.detail, e.hit_a, e.hit_b) for e in batch.between(*p)] == [
+            (e.entity, e.score, e.detail, e.hit_a, e.hit_b) for e in one.between(*p)
+        ]
+        assert batch.summary(*p) == one.summary(*p)
