@@ -9,10 +9,11 @@ proportional to the evidence that changed.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from array import array
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from graph.cases import CaseBook
@@ -276,42 +277,62 @@ class Linker:
             events, self.tracker.events = self.tracker.events, []
         return [SeriesEvent(kind, sid, cases) for kind, sid, cases in events]
 
-    def series(self) -> list[Series]:
-        """Current series with their evidence sentences, strongest link first.
+    def series_members(self) -> dict[str, frozenset[str]]:
+        """Series id -> its cases, for every current series (a copy; no evidence)."""
+        with self._lock:
+            return dict(self.tracker.series)
 
-        One pass over the accepted links (not over every scored pair, once per series):
-        the dashboard and tasking read this after every micro-batch.
+    def series(self, only: Collection[str] | None = None) -> list[Series]:
+        """Current series with their evidence sentences, strongest link first; with
+        ``only``, just the series of those ids (those that exist, in the same order).
+
+        All series: one pass over the accepted links (not over every scored pair, once per
+        series). ``only`` looks at the pairs inside each series asked for (a tasking sink
+        after a micro-batch asks for the few that changed): O(members^2) each.
         """
         with self._lock:
-            of = {c: sid for sid, members in self.tracker.series.items() for c in members}
-            found: dict[str, list[tuple[float, tuple[str, str], int, str, str]]] = {}
-            covered: set[str] = set()  # members with an accepted link inside their series
             inside: dict[str, list[tuple[str, str]]] = {}  # accepted links inside a series
-            for pair, p in self._accepted.items():
-                sid = of.get(pair[0])
-                if sid is None or of.get(pair[1]) != sid:
-                    continue
-                covered.update(pair)
-                inside.setdefault(sid, []).append(pair)
-                rows = found.setdefault(sid, [])
-                for i, (kind, text) in enumerate(self.links[pair].evidence):
-                    rows.append((-p, pair, i, kind, text))
-            out = []
-            for sid, members in self.tracker.series.items():
-                details: list[Evidence] = []
-                seen: set[str] = set()
-                for *_, kind, text in sorted(found.get(sid, ())):
-                    if text not in seen:
-                        seen.add(text)
-                        details.append(Evidence(kind, text))
-                        if len(details) == 12:
-                            break
-                for case_id in sorted(members - covered)[:JOINED_SHOWN]:
-                    details.extend(self._joined(case_id, members))
-                for part in _linked_parts(inside.get(sid, ()))[1:JOINED_SHOWN]:
-                    details.extend(self._bridged(part, members))
-                out.append(Series(sid, tuple(sorted(members)), tuple(details)))
-            return out
+            if only is None:
+                wanted = list(self.tracker.series.items())
+                of = {c: sid for sid, members in wanted for c in members}
+                for pair in self._accepted:
+                    sid = of.get(pair[0])
+                    if sid is not None and of.get(pair[1]) == sid:
+                        inside.setdefault(sid, []).append(pair)
+            else:
+                asked = set(only)
+                wanted = [(sid, m) for sid, m in self.tracker.series.items() if sid in asked]
+                for sid, members in wanted:
+                    inside[sid] = [
+                        pair
+                        for pair in itertools.combinations(sorted(members), 2)
+                        if pair in self._accepted
+                    ]
+            return [self._series(sid, members, inside.get(sid, [])) for sid, members in wanted]
+
+    def _series(self, sid: str, members: frozenset[str], inside: list[tuple[str, str]]) -> Series:
+        """A series with its evidence: the sentences of its accepted links ``inside``
+        (strongest first, 12 at most), then why members and groups without one joined."""
+        rows = []
+        covered: set[str] = set()  # members with an accepted link inside their series
+        for pair in inside:
+            p = self._accepted[pair]
+            covered.update(pair)
+            for i, (kind, text) in enumerate(self.links[pair].evidence):
+                rows.append((-p, pair, i, kind, text))
+        details: list[Evidence] = []
+        seen: set[str] = set()
+        for *_, kind, text in sorted(rows):
+            if text not in seen:
+                seen.add(text)
+                details.append(Evidence(kind, text))
+                if len(details) == 12:
+                    break
+        for case_id in sorted(members - covered)[:JOINED_SHOWN]:
+            details.extend(self._joined(case_id, members))
+        for part in _linked_parts(inside)[1:JOINED_SHOWN]:
+            details.extend(self._bridged(part, members))
+        return Series(sid, tuple(sorted(members)), tuple(details))
 
     def _bridged(self, part: frozenset[str], members: frozenset[str]) -> list[Evidence]:
         """Why a group of cases held together by accepted links belongs with the rest of its

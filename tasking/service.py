@@ -111,6 +111,9 @@ class TaskingService(Escalation):
         self.cases = cases
         self.auto_confirm = auto_confirm
         self.suggestions: dict[str, Suggestion] = {}
+        #: series id -> its suggestions made since its last event (the ones that may still be
+        #: pending): a series event supersedes them without a scan of every suggestion
+        self._since_event: dict[str, list[Suggestion]] = {}
         self.activations: dict[str, Activation] = {}
         self.tasks: dict[str, Task] = {}
         self.timers = TimerQueue()
@@ -217,8 +220,8 @@ class TaskingService(Escalation):
         """React to a linkage series event (created / updated / dissolved)."""
         case_ids = tuple(sorted(case_ids))
         with self._lock:
-            for s in self.suggestions.values():
-                if s.series_id == series_id and s.status == "pending":
+            for s in self._since_event.pop(series_id, ()):
+                if s.status == "pending":
                     s.status = "superseded"
             act = self._activation_of(series_id)
             if kind == "dissolved":
@@ -278,6 +281,7 @@ class TaskingService(Escalation):
             activation_id=act.activation_id if act else None,
         )
         self.suggestions[sid] = sugg
+        self._since_event.setdefault(series_id, []).append(sugg)
         sugg.key = fingerprint(sid, kind, series_id, plan or "", *case_ids)
         self._record(
             "suggested",

@@ -37,7 +37,7 @@ class TaskingSink:
         self.service = service
         self.linker = linker
         self._version = linker.version
-        self._members: dict[str, tuple[str, ...]] = {}  # series id -> cases, as last seen
+        self._members: dict[str, frozenset[str]] = {}  # series id -> cases, as last seen
 
     def apply(self, messages: Sequence[Message]) -> None:
         # lock order everywhere: service, then audit; one disk sync per micro-batch
@@ -59,16 +59,23 @@ class TaskingSink:
         if self.linker.version == self._version:
             return
         self._version = self.linker.version
-        current = {s.series_id: s for s in self.linker.series() if len(s.case_ids) >= 2}
-        changed = [s for sid, s in sorted(current.items()) if self._members.get(sid) != s.case_ids]
+        # members of every series, then evidence only for those that changed: the series
+        # with their sentences cost O(accepted links), and most batches change a few
+        current = {
+            sid: members
+            for sid, members in self.linker.series_members().items()
+            if len(members) >= 2
+        }
+        moved = {sid for sid, cases in current.items() if self._members.get(sid) != cases}
+        changed = sorted(self.linker.series(only=moved), key=lambda s: s.series_id)
         gone = sorted(set(self._members) - set(current))
         entities = {x.series_id: x.key_entities for x in summarize(changed, self.linker.cases)}
-        events = [("dissolved", sid, self._members[sid]) for sid in gone]
+        events = [("dissolved", sid, tuple(sorted(self._members[sid]))) for sid in gone]
         events += [
             ("updated" if s.series_id in self._members else "created", s.series_id, s.case_ids)
             for s in changed
         ]
-        self._members = {sid: s.case_ids for sid, s in current.items()}
+        self._members = current
         for kind, sid, case_ids in events:
             try:
                 self.service.on_series(kind, sid, case_ids, entities.get(sid, ()))
