@@ -36,7 +36,6 @@ link model (:mod:`graph.linkmodel`):
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -105,11 +104,24 @@ def _km(a: Case, b: Case) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h))) / 1000.0
 
 
+#: case id -> (window start, end, covers the small hours): a province's busy scene is
+#: scored in hundreds of pairs, and hashing or converting an aware datetime is slow
+_SMALL_HOURS: dict[str, tuple[dt.datetime, dt.datetime, bool]] = {}
+_SMALL_HOURS_MAX = 1 << 16
+
+
 def _covers_small_hours(case: Case) -> bool:
-    return _window_covers_small_hours(case.occurred_start, case.occurred_end)
+    start, end = case.occurred_start, case.occurred_end
+    memo = _SMALL_HOURS.get(case.case_id)
+    if memo is not None and memo[0] is start and memo[1] is end:
+        return memo[2]
+    if len(_SMALL_HOURS) >= _SMALL_HOURS_MAX:
+        _SMALL_HOURS.clear()
+    covers = _window_covers_small_hours(start, end)
+    _SMALL_HOURS[case.case_id] = (start, end, covers)
+    return covers
 
 
-@functools.lru_cache(maxsize=1 << 14)  # pure; a province's busy scene is scored in many pairs
 def _window_covers_small_hours(start: dt.datetime, end: dt.datetime) -> bool:
     start = start.astimezone(SHANGHAI)
     end = end.astimezone(SHANGHAI)
