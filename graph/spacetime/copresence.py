@@ -103,6 +103,14 @@ class _Case:
 _KINDS = {"plate": "vehicle", "phone": "phone", "mac": "mac"}
 
 
+def _score(a: Hit, b: Hit, penalty: float) -> float:
+    """Evidence (nats) of one entity's hits at two scenes: both hits' weights less the
+    ubiquity penalty; one trip past two nearby scenes is one observation, not two."""
+    if abs(a.at - b.at) < SAME_TRIP_S:
+        return max(a.weight, b.weight) - penalty
+    return a.weight + b.weight - penalty
+
+
 def _label(key: str) -> str:
     return key.split(":", 1)[1]
 
@@ -452,12 +460,10 @@ class CoPresence:
         for e in sorted(new):
             others = self.near.setdefault(e, {})
             others[case_id] = new[e]
-            if len(others) > MAX_NEAR_SCENES:
-                continue
-            for other_id, other in others.items():
-                if other_id != case_id:
-                    ev = self._evidence(e, other, new[e])
-                    self.revisions.append((ev.pair, ev.entity, ev))
+            if 1 < len(others) <= MAX_NEAR_SCENES:
+                found: list[LinkEvidence] = []
+                self._evidence_with(e, new[e], others, found)
+                self.revisions.extend((ev.pair, ev.entity, ev) for ev in found)
 
     def _excuse(self, case_id: str) -> Callable[[np.ndarray, int, int], np.ndarray]:
         """Presence explained by another case: the entity was near that case's scene then."""
@@ -536,16 +542,12 @@ class CoPresence:
                 a, b, spans = other, hit, (w.start, w.end, own.start, own.end)
             else:
                 a, b, spans = hit, other, (own.start, own.end, w.start, w.end)
-            if abs(a.at - b.at) < SAME_TRIP_S:
-                score = max(a.weight, b.weight) - penalty
-            else:
-                score = a.weight + b.weight - penalty
             out.append(
                 LinkEvidence(
                     a.case_id,
                     b.case_id,
                     key,
-                    score,
+                    _score(a, b, penalty),
                     None,
                     a,
                     b,
@@ -584,11 +586,7 @@ class CoPresence:
             a, b = b, a
         key = self.entities.value(e)
         kind = _KINDS[key.split(":", 1)[0]]
-        if abs(a.at - b.at) < SAME_TRIP_S:
-            # one trip past two nearby scenes is one observation, not two
-            score = max(a.weight, b.weight) - self.penalty(e)
-        else:
-            score = a.weight + b.weight - self.penalty(e)
+        score = _score(a, b, self.penalty(e))
         ca, cb = self.cases[a.case_id].window, self.cases[b.case_id].window
         # the sentence is written when read (graph.spacetime.evidence): millions of
         # these are kept, few are ever shown
