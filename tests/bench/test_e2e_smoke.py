@@ -24,6 +24,7 @@ def test_bench_e2e_quick_reports_both_paths(tmp_path: Path) -> None:
     ours = result["ours"]
     # every message of the day went through each path
     assert result["params"]["kafka_messages_consumed"] == result["params"]["messages"] > 1000
+    assert result["params"]["kafka_publish_failed"] == 0 and result["params"]["kafka_complete"]
     assert ours["embedded_messages_per_s"] > 0 and ours["kafka_messages_per_s"] > 0
     assert ours["embedded_report_to_series_p99_ms"] >= ours["embedded_report_to_series_p50_ms"]
     assert result["params"]["series_found"] >= 1
