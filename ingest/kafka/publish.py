@@ -55,6 +55,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from ingest.kafka.delivery import MAX_IN_FLIGHT, BrokerStalled, Deliveries, Outgoing
 from ingest.kafka.topics import DEFAULT_TOPIC_MAP, INCIDENTS, key_of
 
 __all__ = [
@@ -213,7 +214,7 @@ def ensure_topics(
         admin.close()
 
 
-def _producer(bootstrap: str, timeout_s: float) -> Any:
+def _producer(bootstrap: str, timeout_s: float, delivery_timeout_s: float) -> Any:
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
@@ -228,6 +229,7 @@ def _producer(bootstrap: str, timeout_s: float) -> Any:
             max_request_size=4 * 1024 * 1024,
             request_timeout_ms=int(timeout_s * 1000),
             bootstrap_timeout_ms=int(timeout_s * 1000),
+            delivery_timeout_ms=int(delivery_timeout_s * 1000),
         )
     except (KafkaError, OSError, ValueError) as exc:
         raise PublishError(
@@ -245,6 +247,8 @@ def publish_files(
     create_topics: bool = True,
     console: Console | None = None,
     timeout_s: float = 10.0,
+    delivery_timeout_s: float = 120.0,
+    max_in_flight: int = MAX_IN_FLIGHT,
     on_send: Callable[[str, bytes | None, bytes], None] | None = None,
 ) -> PublishSummary:
     """Publish every non-blank line of ``files``, in order, to the contract topics.
@@ -252,6 +256,11 @@ def publish_files(
     Raises :class:`PublishError` (a ``ValueError``) for a missing file, a malformed
     bootstrap, an unknown topic map or an unreachable broker, before anything is sent.
     ``on_send(topic, key, raw)`` is called for every message handed to the producer.
+
+    At most ``max_in_flight`` records wait for acknowledgement at a time
+    (:class:`~ingest.kafka.delivery.Deliveries`). A broker that stops acknowledging
+    for longer than ``delivery_timeout_s`` stops the publish: :class:`PublishError`
+    names the first line that may not have been delivered (publish the file again).
     """
     paths = [Path(f) for f in files]
     if not paths:
@@ -263,16 +272,18 @@ def publish_files(
     mapping = resolve_topic_map(topic_map) if isinstance(topic_map, str) else topic_map
     topics = [*dict.fromkeys([*mapping.values(), UNROUTABLE_TOPIC])]
     summary = PublishSummary(files=len(paths))
+    if delivery_timeout_s < timeout_s + 1.0:
+        raise PublishError(
+            f"delivery timeout {delivery_timeout_s!r} s: expected at least the request "
+            f"timeout ({timeout_s:g} s) plus 1 s"
+        )
     if create_topics:
         summary.created_topics = ensure_topics(bootstrap, topics, partitions, timeout_s)
-    from kafka.errors import KafkaError
-
-    producer = _producer(bootstrap, timeout_s)
-    errors: list[BaseException] = []
-
-    def _failed(exc: BaseException) -> None:
-        errors.append(exc)
-
+    deliveries = Deliveries(
+        _producer(bootstrap, timeout_s, delivery_timeout_s),
+        max_in_flight=max_in_flight,
+        settle_s=1.5 * delivery_timeout_s + 1.0,  # a working producer settles a batch by then
+    )
     console = console or Console(stderr=True)
     columns = (
         TextColumn("[bold]publish"),
@@ -296,23 +307,24 @@ def publish_files(
                         topic, key, routable = _classify(raw, mapping)
                         summary.unroutable += not routable
                         headers = [("icc-file", origin), ("icc-line", str(lineno).encode())]
-                        try:
-                            future = producer.send(topic, value=raw, key=key, headers=headers)
-                        except KafkaError as exc:  # e.g. a line larger than max_request_size
-                            log.error("%s:%d not published: %s", path, lineno, exc)
-                            errors.append(exc)
-                            continue
-                        future.add_errback(_failed)
+                        record = Outgoing(topic, key, raw, headers, f"{path}:{lineno}")
+                        if not deliveries.send(record):
+                            continue  # failed for good (logged): e.g. over max_request_size
                         summary.by_topic[topic] += 1
                         summary.messages += 1
                         if on_send is not None:
                             on_send(topic, key, raw)
-            producer.flush()
+            deliveries.finish()
+    except BrokerStalled as exc:
+        raise PublishError(f"bootstrap {bootstrap!r}: {exc}") from None
     finally:
-        producer.close()
+        deliveries.close()
     summary.seconds = time.perf_counter() - start
-    summary.failed = len(errors)
-    if errors:
-        log.error("%d message(s) not delivered, first error: %s", len(errors), errors[0])
+    summary.failed = len(deliveries.failed)
+    if deliveries.failed:
+        record, error = deliveries.failed[0]
+        log.error(
+            "%d message(s) not delivered, the first (%s): %s", summary.failed, record.where, error
+        )
     log.info("%s", summary.line())
     return summary

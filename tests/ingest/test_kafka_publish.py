@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -221,3 +222,48 @@ def test_oversized_line_is_reported_not_silently_dropped(
     assert summary.failed == 1
     assert summary.messages == 2
     assert "1 FAILED" in summary.line()
+
+
+def _sightings_file(tmp_path: Path, n: int) -> tuple[Path, list[bytes]]:
+    rows = [
+        sighting(
+            f"s-{i:06d}", entity=f"浙B{i % 997:05d}", at=f"2026-03-02T01:{i % 60:02d}:00+08:00"
+        )
+        for i in range(n)
+    ]
+    path = write_jsonl(tmp_path / "many.jsonl", rows)
+    return path, [line for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def test_broker_stall_stops_the_publish_and_names_the_first_line_not_delivered(
+    tmp_path: Path,
+) -> None:
+    """The broker freezes (SIGSTOP) mid-publish for longer than the producer's delivery
+    timeout: the producer expires what it holds (and kafka-python's may never settle
+    again). The publish stops within its bounded waits with an error naming the first
+    line that may not have arrived, and every line before it is on the topic."""
+    path, lines = _sightings_file(tmp_path, 20_000)
+    with LocalBroker() as b:  # its own broker: freezing it must not touch the other tests
+        sent = [0]
+
+        def _freeze_once(topic: str, key: bytes | None, raw: bytes) -> None:
+            sent[0] += 1
+            if sent[0] == 5_000:
+                b.freeze()
+
+        started = time.monotonic()
+        try:
+            with pytest.raises(PublishError, match=r"stopped acknowledging") as caught:
+                publish_files(
+                    [path], b.bootstrap, timeout_s=1.0, delivery_timeout_s=2.5, on_send=_freeze_once
+                )
+        finally:
+            b.thaw()
+        assert time.monotonic() - started < 60  # bounded: it used to wait for ever
+        first = int(re.search(r"many\.jsonl:(\d+) on", str(caught.value))[1])
+        assert 1 <= first <= 20_000
+        on_topic = {r.value for r in _consume(b.bootstrap, (SIGHTINGS,))}
+        assert set(lines[: first - 1]) <= on_topic  # what it says arrived did
+    # Not asserted: that publishing again to the thawed broker delivers the rest. On
+    # Tansu 0.6 a fresh idempotent producer's records after such a freeze were
+    # acknowledged and yet some never reached the topic (NOTES.md, session 8).
