@@ -27,12 +27,17 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-from geo.projection import to_metres
+from geo.projection import point_to_metres
 from graph.cases import Case
 
 __all__ = ["PatternIndex"]
 
 log = logging.getLogger(__name__)
+
+
+#: seconds: a time slice is this much wider than its bound (the exact test decides; the
+#: slice only has to hold it)
+_SLACK_S = 1.0
 
 
 @njit(cache=True, nogil=True)
@@ -43,6 +48,19 @@ def _count_near(x, y, t, by_t, lo, hi, x0, y0, t0, max_m, max_s):  # noqa: ANN00
         r = by_t[k]
         if abs(t[r] - t0) <= max_s and math.hypot(x[r] - x0, y[r] - y0) <= max_m:
             count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _closer(x, y, t, by_t, t_sorted, i, j, d, gap):  # noqa: ANN001, ANN201
+    """For rows ``i`` and ``j`` (``d`` metres and ``gap`` seconds apart): the rows at most
+    that far from either, in both, less the pair itself, summed over the two (see
+    :meth:`PatternIndex.closer`); each row's time slice found here, one call a pair."""
+    count = 0
+    for k in (i, j):
+        lo = np.searchsorted(t_sorted, t[k] - gap - _SLACK_S, side="left")
+        hi = np.searchsorted(t_sorted, t[k] + gap + _SLACK_S, side="right")
+        count += _count_near(x, y, t, by_t, lo, hi, x[k], y[k], t[k], d, gap) - 2
     return count
 
 
@@ -70,16 +88,9 @@ class _Column:
         self.n += 1
 
     def _slice(self, t: float, max_s: float) -> tuple[int, int]:
-        slack = 1.0  # seconds: the exact test decides; the slice only has to hold it
-        lo = int(np.searchsorted(self.t_sorted, t - max_s - slack, side="left"))
-        hi = int(np.searchsorted(self.t_sorted, t + max_s + slack, side="right"))
+        lo = int(np.searchsorted(self.t_sorted, t - max_s - _SLACK_S, side="left"))
+        hi = int(np.searchsorted(self.t_sorted, t + max_s + _SLACK_S, side="right"))
         return lo, hi
-
-    def count_within(self, x: float, y: float, t: float, max_m: float, max_s: float) -> int:
-        """How many rows :meth:`within` would return, counted in one compiled pass over
-        the time slice (no temporary arrays: it runs for every scored pair)."""
-        lo, hi = self._slice(t, max_s)
-        return int(_count_near(self.x, self.y, self.t, self.by_t, lo, hi, x, y, t, max_m, max_s))
 
     def within(self, x: float, y: float, t: float, max_m: float, max_s: float) -> np.ndarray:
         """Rows at most ``max_m`` from (x, y) and ``max_s`` from ``t`` (in no set order)."""
@@ -122,7 +133,7 @@ class PatternIndex:
         with self._lock:
             if case.case_id in self._where:
                 return []
-            x, y = (float(v[0]) for v in to_metres(np.array([case.lon]), np.array([case.lat])))
+            x, y = point_to_metres(case.lon, case.lat)
             t = case.occurred_start.timestamp()
             col = self._cols.setdefault(case.category, _Column())
             n = col.n
@@ -159,8 +170,5 @@ class PatternIndex:
             gap = abs(col.t[i] - col.t[j])
             if d > self.max_m or gap > self.max_s:
                 return -1
-            count = 0
-            for k in (i, j):
-                near = col.count_within(float(col.x[k]), float(col.y[k]), float(col.t[k]), d, gap)
-                count += near - 2  # minus the pair itself
-            return max(count, 0)
+            count = _closer(col.x, col.y, col.t, col.by_t, col.t_sorted, i, j, d, gap)
+            return max(int(count), 0)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from geo.distance import local_m_to_point
-from geo.projection import to_metres
+from geo.projection import point_to_metres, to_metres
 from graph.spacetime import _kernels as kern
 from graph.spacetime.interning import Interner
 
@@ -295,10 +295,10 @@ class CheckpointRegistry:
             raise ValueError(f"scene position ({lon!r}, {lat!r}) is not a finite lon/lat")
         if len(self) == 0:
             return np.empty(0, dtype=np.int32), np.empty(0)
-        x0, y0 = to_metres([lon], [lat])
+        x0, y0 = point_to_metres(lon, lat)
         grid = self._cells()
         r = int(math.ceil(radius_m / _CELL_M))
-        cx, cy = int(math.floor(x0[0] / _CELL_M)), int(math.floor(y0[0] / _CELL_M))
+        cx, cy = int(math.floor(x0 / _CELL_M)), int(math.floor(y0 / _CELL_M))
         parts = [
             grid[k]
             for i in range(cx - r, cx + r + 1)

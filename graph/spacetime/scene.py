@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geo.projection import to_metres
+from geo.projection import point_to_metres
 from graph.spacetime.checkpoints import CheckpointRegistry
 from graph.spacetime.entities import EntityStats
 from graph.spacetime.index import PARTITION_S, SightingIndex
@@ -108,13 +108,13 @@ def scene_window(
     cps, dist, radius = registry.near_scene(lon, lat)
     far = float(dist.max()) if dist.size else radius
     pad = int(BASE_PAD_S + far / TRAVEL_SPEED_MPS)
-    x, y = to_metres([lon], [lat])
+    x, y = point_to_metres(lon, lat)
     return SceneWindow(
         cps.astype(np.int32),
         dist,
         radius,
-        float(x[0]),
-        float(y[0]),
+        x,
+        y,
         start,
         end,
         start - pad,
