@@ -298,6 +298,7 @@ def publish_files(
             task = progress.add_task("publish", total=sum(p.stat().st_size for p in paths))
             for path in paths:
                 origin = str(path.resolve()).encode("utf-8")
+                where = str(path)
                 with path.open("rb") as fh:
                     for lineno, line in enumerate(fh, start=1):
                         progress.advance(task, len(line))
@@ -307,7 +308,7 @@ def publish_files(
                         topic, key, routable = _classify(raw, mapping)
                         summary.unroutable += not routable
                         headers = [("icc-file", origin), ("icc-line", str(lineno).encode())]
-                        record = Outgoing(topic, key, raw, headers, f"{path}:{lineno}")
+                        record = Outgoing(topic, key, raw, headers, where, lineno)
                         if not deliveries.send(record):
                             continue  # failed for good (logged): e.g. over max_request_size
                         summary.by_topic[topic] += 1
