@@ -51,6 +51,10 @@ COMPANION_STEP = 1.0  # nats a companion pair's score must rise to be bridged ag
 #: bridged when each of its vehicles was unusually near two scenes or more: a crew that
 #: changed vehicles and commutes with both scores low on the trip-count discount
 WEAK_COMPANION_MIN = -5.0
+#: the largest gap between two vehicles' reads at one checkpoint that counts as travelling
+#: together: a second vehicle following at 60-90 s is a convoy too, and each meeting is
+#: weighed against the checkpoint's traffic anyway (:mod:`graph.spacetime.companions`)
+COMPANION_MAX_GAP_S = 120
 #: case pairs changed per micro-batch up to which companion bridging tops a batch up (the
 #: pairs the batch's sightings changed count too; the rest of the bridges wait in order) ...
 BRIDGE_BUDGET = 300
@@ -78,9 +82,14 @@ class SpaceTimeSink:
         companion_every_s: int = 3600,
         companion_lookback_s: int = 3 * 86400,
         companion_min_score: float = 6.0,
+        companion_max_gap_s: int = COMPANION_MAX_GAP_S,
         background_companions: bool = True,
         bridge_budget: int | None = BRIDGE_BUDGET,
     ) -> None:
+        if not isinstance(companion_max_gap_s, int) or companion_max_gap_s < 0:
+            raise ValueError(
+                f"companion_max_gap_s must be a count of seconds >= 0, got {companion_max_gap_s!r}"
+            )
         if bridge_budget is not None and bridge_budget < 1:
             raise ValueError(
                 f"bridge_budget must be a positive count or None, got {bridge_budget!r}"
@@ -91,6 +100,7 @@ class SpaceTimeSink:
         self.companion_every_s = companion_every_s
         self.companion_lookback_s = companion_lookback_s
         self.companion_min_score = companion_min_score
+        self.companion_max_gap_s = companion_max_gap_s
         self.background_companions = background_companions
         #: case pairs changed per micro-batch up to which bridging tops a batch up (see
         #: :meth:`_allowance`; None: a tick's pairs are all bridged in its own batch)
@@ -175,11 +185,13 @@ class SpaceTimeSink:
             return
         cp, ent, t = gather_window(self.core.index, max(0, now - self.companion_lookback_s), now)
         if not self.background_companions:
-            self._queue_bridges(companion_pairs(cp, ent, t))
+            self._queue_bridges(companion_pairs(cp, ent, t, self.companion_max_gap_s))
             return
         if self._worker is None:
             self._worker = ThreadPoolExecutor(1, thread_name_prefix="icc-companions")
-        self._pending = self._worker.submit(companion_pairs_in_background, cp, ent, t)
+        self._pending = self._worker.submit(
+            companion_pairs_in_background, cp, ent, t, self.companion_max_gap_s
+        )
 
     def _bridge_all(self, found: Companions) -> int:
         """Bridge the cases of ``found``'s pairs now (see :meth:`_queue_bridges` for
@@ -279,7 +291,9 @@ class SpaceTimeSink:
                 self._queue_bridges(pending.result())
             if now >= 0:
                 lo = max(0, now - self.companion_lookback_s)
-                self._queue_bridges(find_companions(self.core.index, lo, now))
+                self._queue_bridges(
+                    find_companions(self.core.index, lo, now, self.companion_max_gap_s)
+                )
             return self._bridge_queued(None)
 
     def _bridge_evidence(self, a: int, b: int, score: float, events: int) -> list[LinkEvidence]:

@@ -43,4 +43,9 @@ def test_linkage_quick_json(tmp_path: Path) -> None:
     assert 0.0 <= result["ours"]["auc"] <= 1.0
     # the naive linker chains cases together through ubiquitous vehicles
     assert result["baseline"]["pair_precision"] < result["ours"]["pair_precision"]
+    # one seed: its own figures are the means, and the count says whether it meets them all
+    ours, params = result["ours"], result["params"]
+    assert params["pair_f1_per_seed"] == [round(ours["pair_f1"], 4)]
+    meets = ours["pair_f1"] >= 0.95 and ours["auc"] >= 0.97 and ours["tpr_at_5pct_fpr"] >= 0.95
+    assert ours["seeds_meeting_targets_count"] == int(meets)
     assert (tmp_path / "linkage.json").is_file() and (tmp_path / "linkage.png").is_file()

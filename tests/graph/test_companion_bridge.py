@@ -5,17 +5,20 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pytest
 
 from graph.spacetime.companions import Companions
 from graph.spacetime.copresence import Hit
-from graph.spacetime.sink import WEAK_COMPANION_MIN, SpaceTimeSink
+from graph.spacetime.sink import COMPANION_MAX_GAP_S, WEAK_COMPANION_MIN, SpaceTimeSink
 
 SH = dt.timezone(dt.timedelta(hours=8))
 
 
-def _sink_with_scenes(near: dict[str, list[str]]) -> tuple[SpaceTimeSink, dict[str, int]]:
+def _sink_with_scenes(
+    near: dict[str, list[str]], sink: SpaceTimeSink | None = None
+) -> tuple[SpaceTimeSink, dict[str, int]]:
     """A sink whose vehicles were each unusually near the given scenes."""
-    sink = SpaceTimeSink(background_companions=False)
+    sink = sink if sink is not None else SpaceTimeSink(background_companions=False)
     core = sink.core
     cases = sorted({c for scenes in near.values() for c in scenes})
     for k, case in enumerate(cases):
@@ -59,3 +62,55 @@ def test_a_weak_pair_with_a_vehicle_near_one_scene_is_not() -> None:
     # a strong pair bridges whatever the number of scenes
     sink._bridge_all(_pair(ids["浙B11111"], ids["浙B33333"], 7.5))
     assert sink.drain_changed() == {("C-1", "C-3"), ("C-2", "C-3")}
+
+
+def _convoy(sink: SpaceTimeSink, lead: str, follower: str, lag_s: float) -> None:
+    """A day of light traffic at 60 cameras, and two vehicles driving three trips together
+    past four cameras each, the follower ``lag_s`` behind the lead."""
+    rng = np.random.default_rng(5)
+    cams = [(f"CP-{i}", 121.50 + 0.01 * (i % 10), 29.80 + 0.01 * (i // 10)) for i in range(60)]
+    day = dt.datetime(2026, 3, 1, tzinfo=SH).timestamp()
+    rows = [
+        (day + float(rng.uniform(7, 20)) * 3600, f"浙B{car:05d}", cams[int(rng.integers(60))])
+        for car in range(300)
+        for _ in range(8)
+    ]
+    for trip in range(3):
+        at = day + (10 + 1.2 * trip) * 3600
+        for cam in rng.choice(60, 4, replace=False).tolist():
+            at += float(rng.uniform(180, 300))
+            rows += [(at, lead, cams[cam]), (at + lag_s, follower, cams[cam])]
+    rows.sort()
+    sink.core.add_sightings(
+        ["plate"] * len(rows),
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+        np.array([r[0] for r in rows]),
+    )
+
+
+def test_a_crew_vehicle_following_the_other_at_75_s_is_a_companion() -> None:
+    """A crew that switched vehicles drove the old and the new one together, the second
+    a minute and a quarter behind: the two are companions, and the scenes of the one are
+    bridged to the scenes of the other. Counted only up to 60 s apart, they were not."""
+    assert COMPANION_MAX_GAP_S >= 75
+    scenes = {"浙J11111": ["C-1", "C-2"], "浙J22222": ["C-3", "C-4"]}
+    bridged = {}
+    for gap in (COMPANION_MAX_GAP_S, 60):
+        sink = SpaceTimeSink(background_companions=False, companion_max_gap_s=gap)
+        _convoy(sink, "浙J11111", "浙J22222", 75.0)
+        _sink_with_scenes(scenes, sink)
+        sink.refresh_companions()
+        bridged[gap] = sink.drain_changed()
+    assert bridged[COMPANION_MAX_GAP_S] == {
+        ("C-1", "C-3"),
+        ("C-1", "C-4"),
+        ("C-2", "C-3"),
+        ("C-2", "C-4"),
+    }
+    assert bridged[60] == set()
+
+
+def test_a_negative_companion_gap_is_refused() -> None:
+    with pytest.raises(ValueError, match="companion_max_gap_s"):
+        SpaceTimeSink(companion_max_gap_s=-1)
