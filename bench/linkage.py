@@ -13,7 +13,10 @@ the truth:
   the 50 cases with the highest link probability to it.
 
 The figures are means over the seeds; ``params`` lists each seed's pair F1, precision and
-recall, and ``seeds_meeting_targets_count`` says on how many seeds every target holds.
+recall, and ``seeds_meeting_targets_count`` says on how many seeds every target holds. The
+wrong pairs of our series are counted by kind over all seeds (:func:`error_counts`):
+``fp_pairs_bystander_count``, ``fp_pairs_background_count``, ``fp_pairs_two_series_count``,
+``fn_pairs_left_out_count``, ``fn_pairs_split_count``.
 
 The baseline is the naive linker an analyst would script: every plate seen
 within a fixed 1 km of a scene during its window links that case to every other
@@ -35,7 +38,7 @@ from bench._common import bench_parser, emit, peak_rss_mib, progress, stderr
 from graph.spacetime.index import to_index_time
 from graph.train_links import Stream, auc, stream_scenario
 
-__all__ = ["main", "naive_series", "pair_scores"]
+__all__ = ["error_counts", "evaluate", "main", "naive_series", "pair_scores"]
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +124,42 @@ def _top50(scores: dict[tuple[str, str], float], truth: list[set[str]]) -> float
     return float(np.mean(shares)) if shares else 0.0
 
 
+def error_counts(pred: list[set[str]], truth: list[set[str]]) -> dict[str, int]:
+    """The wrong pairs of ``pred`` by kind: a case of no true series inside a true series'
+    group (bystander), two such cases together (background), cases of two true series
+    together; true pairs missed because a case is in no group (left out) or because its
+    series is cut across groups (split)."""
+    series_of = {c: i for i, g in enumerate(truth) for c in g}
+    group_of = {c: i for i, g in enumerate(pred) for c in g}
+    out = dict.fromkeys(
+        (
+            "fp_pairs_bystander_count",
+            "fp_pairs_background_count",
+            "fp_pairs_two_series_count",
+            "fn_pairs_left_out_count",
+            "fn_pairs_split_count",
+        ),
+        0,
+    )
+    for a, b in _pairs(pred):
+        sa, sb = series_of.get(a), series_of.get(b)
+        if sa is not None and sa == sb:
+            continue
+        if sa is None and sb is None:
+            out["fp_pairs_background_count"] += 1
+        elif sa is None or sb is None:
+            out["fp_pairs_bystander_count"] += 1
+        else:
+            out["fp_pairs_two_series_count"] += 1
+    for a, b in _pairs(truth):
+        ga, gb = group_of.get(a), group_of.get(b)
+        if ga is not None and ga == gb:
+            continue
+        key = "fn_pairs_left_out_count" if ga is None or gb is None else "fn_pairs_split_count"
+        out[key] += 1
+    return out
+
+
 def evaluate(stream: Stream) -> tuple[dict[str, float], dict[str, float]]:
     """(ours, baseline) quality figures for one streamed scenario."""
     cases = sorted(c.case_id for c in stream.cases.cases())
@@ -153,6 +192,7 @@ def evaluate(stream: Stream) -> tuple[dict[str, float], dict[str, float]]:
             "top50_share": _top50(scores, truth),
             "batch_latency_p50_ms": float(np.percentile(lat, 50)),
             "batch_latency_p99_ms": float(np.percentile(lat, 99)),
+            **error_counts(ours_groups, truth),
         }
     )
     return out["ours"], out["baseline"]
@@ -197,7 +237,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             bar.advance(task)
 
     def mean(rows: list[dict[str, float]]) -> dict[str, float]:
-        return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}
+        """Figures averaged over the seeds; counts (of wrong pairs) summed."""
+        return {
+            k: int(sum(r[k] for r in rows))
+            if k.endswith("_count")
+            else round(float(np.mean([r[k] for r in rows])), 4)
+            for k in rows[0]
+        }
 
     ours, baseline = mean(ours_all), mean(base_all)
     # the headline is the mean over the seeds; each seed's figures show how much it varies

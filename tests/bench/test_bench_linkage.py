@@ -49,3 +49,20 @@ def test_linkage_quick_json(tmp_path: Path) -> None:
     meets = ours["pair_f1"] >= 0.95 and ours["auc"] >= 0.97 and ours["tpr_at_5pct_fpr"] >= 0.95
     assert ours["seeds_meeting_targets_count"] == int(meets)
     assert (tmp_path / "linkage.json").is_file() and (tmp_path / "linkage.png").is_file()
+
+
+def test_wrong_pairs_are_counted_by_kind() -> None:
+    from bench.linkage import error_counts
+
+    truth = [{"a", "b", "c"}, {"d", "e"}]
+    # a crew found with a bystander x; two background cases together; one case of each
+    # crew together; e found nowhere
+    pred = [{"a", "b", "x"}, {"y", "z"}, {"c", "d"}]
+    assert error_counts(pred, truth) == {
+        "fp_pairs_bystander_count": 2,  # a-x, b-x
+        "fp_pairs_background_count": 1,  # y-z
+        "fp_pairs_two_series_count": 1,  # c-d
+        "fn_pairs_left_out_count": 1,  # d-e
+        "fn_pairs_split_count": 2,  # a-c, b-c
+    }
+    assert error_counts(truth, truth) == dict.fromkeys(error_counts(pred, truth), 0)
