@@ -86,7 +86,11 @@ class SpaceTimeSink:
         background_companions: bool = True,
         bridge_budget: int | None = BRIDGE_BUDGET,
     ) -> None:
-        if not isinstance(companion_max_gap_s, int) or companion_max_gap_s < 0:
+        if (
+            isinstance(companion_max_gap_s, bool)
+            or not isinstance(companion_max_gap_s, int | np.integer)
+            or companion_max_gap_s < 0
+        ):
             raise ValueError(
                 f"companion_max_gap_s must be a count of seconds >= 0, got {companion_max_gap_s!r}"
             )

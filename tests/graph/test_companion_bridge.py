@@ -111,6 +111,11 @@ def test_a_crew_vehicle_following_the_other_at_75_s_is_a_companion() -> None:
     assert bridged[60] == set()
 
 
-def test_a_negative_companion_gap_is_refused() -> None:
+@pytest.mark.parametrize("gap", [-1, 90.5, True, "120"])
+def test_a_companion_gap_that_is_not_a_count_of_seconds_is_refused(gap: object) -> None:
     with pytest.raises(ValueError, match="companion_max_gap_s"):
-        SpaceTimeSink(companion_max_gap_s=-1)
+        SpaceTimeSink(companion_max_gap_s=gap)  # type: ignore[arg-type]
+
+
+def test_a_numpy_count_of_seconds_is_a_companion_gap() -> None:
+    assert SpaceTimeSink(companion_max_gap_s=np.int64(90)).companion_max_gap_s == 90
