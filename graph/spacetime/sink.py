@@ -55,6 +55,10 @@ WEAK_COMPANION_MIN = -5.0
 #: together: a second vehicle following at 60-90 s is a convoy too, and each meeting is
 #: weighed against the checkpoint's traffic anyway (:mod:`graph.spacetime.companions`)
 COMPANION_MAX_GAP_S = 120
+#: meetings (trips past cameras together) that make two vehicles companions: a switch is
+#: often two trips together, and a pair with only two scores lower (weak pairs bridge only
+#: between vehicles each near several scenes)
+COMPANION_MIN_EVENTS = 2
 #: case pairs changed per micro-batch up to which companion bridging tops a batch up (the
 #: pairs the batch's sightings changed count too; the rest of the bridges wait in order) ...
 BRIDGE_BUDGET = 300
@@ -66,6 +70,11 @@ _TRIES_PER_BRIDGE = 8
 
 #: categories whose offenders must have been at the scene
 PHYSICAL_PREFIXES = ("theft.", "burglary.", "robbery")
+
+
+def _is_count(value: object, low: int) -> bool:
+    """An integer (Python or NumPy, not a bool) of at least ``low``."""
+    return not isinstance(value, bool) and isinstance(value, int | np.integer) and int(value) >= low
 
 
 def _label(key: str) -> str:
@@ -83,16 +92,17 @@ class SpaceTimeSink:
         companion_lookback_s: int = 3 * 86400,
         companion_min_score: float = 6.0,
         companion_max_gap_s: int = COMPANION_MAX_GAP_S,
+        companion_min_events: int = COMPANION_MIN_EVENTS,
         background_companions: bool = True,
         bridge_budget: int | None = BRIDGE_BUDGET,
     ) -> None:
-        if (
-            isinstance(companion_max_gap_s, bool)
-            or not isinstance(companion_max_gap_s, int | np.integer)
-            or companion_max_gap_s < 0
-        ):
+        if not _is_count(companion_max_gap_s, 0):
             raise ValueError(
                 f"companion_max_gap_s must be a count of seconds >= 0, got {companion_max_gap_s!r}"
+            )
+        if not _is_count(companion_min_events, 1):
+            raise ValueError(
+                f"companion_min_events must be a count >= 1, got {companion_min_events!r}"
             )
         if bridge_budget is not None and bridge_budget < 1:
             raise ValueError(
@@ -104,7 +114,8 @@ class SpaceTimeSink:
         self.companion_every_s = companion_every_s
         self.companion_lookback_s = companion_lookback_s
         self.companion_min_score = companion_min_score
-        self.companion_max_gap_s = companion_max_gap_s
+        self.companion_max_gap_s = int(companion_max_gap_s)
+        self.companion_min_events = int(companion_min_events)
         self.background_companions = background_companions
         #: case pairs changed per micro-batch up to which bridging tops a batch up (see
         #: :meth:`_allowance`; None: a tick's pairs are all bridged in its own batch)
@@ -189,13 +200,18 @@ class SpaceTimeSink:
             return
         cp, ent, t = gather_window(self.core.index, max(0, now - self.companion_lookback_s), now)
         if not self.background_companions:
-            self._queue_bridges(companion_pairs(cp, ent, t, self.companion_max_gap_s))
+            self._queue_bridges(companion_pairs(cp, ent, t, *self._companion_limits))
             return
         if self._worker is None:
             self._worker = ThreadPoolExecutor(1, thread_name_prefix="icc-companions")
         self._pending = self._worker.submit(
-            companion_pairs_in_background, cp, ent, t, self.companion_max_gap_s
+            companion_pairs_in_background, cp, ent, t, *self._companion_limits
         )
+
+    @property
+    def _companion_limits(self) -> tuple[int, int]:
+        """(largest gap in seconds, fewest meetings) of the companion search."""
+        return self.companion_max_gap_s, self.companion_min_events
 
     def _bridge_all(self, found: Companions) -> int:
         """Bridge the cases of ``found``'s pairs now (see :meth:`_queue_bridges` for
@@ -296,7 +312,7 @@ class SpaceTimeSink:
             if now >= 0:
                 lo = max(0, now - self.companion_lookback_s)
                 self._queue_bridges(
-                    find_companions(self.core.index, lo, now, self.companion_max_gap_s)
+                    find_companions(self.core.index, lo, now, *self._companion_limits)
                 )
             return self._bridge_queued(None)
 

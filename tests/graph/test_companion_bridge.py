@@ -9,7 +9,12 @@ import pytest
 
 from graph.spacetime.companions import Companions
 from graph.spacetime.copresence import Hit
-from graph.spacetime.sink import COMPANION_MAX_GAP_S, WEAK_COMPANION_MIN, SpaceTimeSink
+from graph.spacetime.sink import (
+    COMPANION_MAX_GAP_S,
+    COMPANION_MIN_EVENTS,
+    WEAK_COMPANION_MIN,
+    SpaceTimeSink,
+)
 
 SH = dt.timezone(dt.timedelta(hours=8))
 
@@ -64,9 +69,9 @@ def test_a_weak_pair_with_a_vehicle_near_one_scene_is_not() -> None:
     assert sink.drain_changed() == {("C-1", "C-3"), ("C-2", "C-3")}
 
 
-def _convoy(sink: SpaceTimeSink, lead: str, follower: str, lag_s: float) -> None:
-    """A day of light traffic at 60 cameras, and two vehicles driving three trips together
-    past four cameras each, the follower ``lag_s`` behind the lead."""
+def _convoy(sink: SpaceTimeSink, lead: str, follower: str, lag_s: float, trips: int = 3) -> None:
+    """A day of light traffic at 60 cameras, and two vehicles driving ``trips`` trips
+    together past four cameras each, the follower ``lag_s`` behind the lead."""
     rng = np.random.default_rng(5)
     cams = [(f"CP-{i}", 121.50 + 0.01 * (i % 10), 29.80 + 0.01 * (i // 10)) for i in range(60)]
     day = dt.datetime(2026, 3, 1, tzinfo=SH).timestamp()
@@ -75,7 +80,7 @@ def _convoy(sink: SpaceTimeSink, lead: str, follower: str, lag_s: float) -> None
         for car in range(300)
         for _ in range(8)
     ]
-    for trip in range(3):
+    for trip in range(trips):
         at = day + (10 + 1.2 * trip) * 3600
         for cam in rng.choice(60, 4, replace=False).tolist():
             at += float(rng.uniform(180, 300))
@@ -117,5 +122,28 @@ def test_a_companion_gap_that_is_not_a_count_of_seconds_is_refused(gap: object) 
         SpaceTimeSink(companion_max_gap_s=gap)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("events", [0, 2.0, False])
+def test_a_companion_meeting_count_that_is_not_a_count_is_refused(events: object) -> None:
+    with pytest.raises(ValueError, match="companion_min_events"):
+        SpaceTimeSink(companion_min_events=events)  # type: ignore[arg-type]
+
+
 def test_a_numpy_count_of_seconds_is_a_companion_gap() -> None:
     assert SpaceTimeSink(companion_max_gap_s=np.int64(90)).companion_max_gap_s == 90
+
+
+def test_two_trips_together_are_enough_for_a_companion() -> None:
+    """A crew's old and new vehicle driven together on two trips, each vehicle near two of
+    the crew's scenes: two meetings are enough to bridge the scenes (the pair is weighed
+    against the cameras' traffic; one trip together is not a companion)."""
+    assert COMPANION_MIN_EVENTS <= 2
+    scenes = {"浙J11111": ["C-1", "C-2"], "浙J22222": ["C-3", "C-4"]}
+    bridged = {}
+    for trips in (2, 1):
+        sink = SpaceTimeSink(background_companions=False)
+        _convoy(sink, "浙J11111", "浙J22222", 30.0, trips=trips)
+        _sink_with_scenes(scenes, sink)
+        sink.refresh_companions()
+        bridged[trips] = sink.drain_changed()
+    assert bridged[2] == {("C-1", "C-3"), ("C-1", "C-4"), ("C-2", "C-3"), ("C-2", "C-4")}
+    assert bridged[1] == set()
