@@ -258,7 +258,9 @@ class RuntimeReader:
             marks = ",".join("?" * len(keys))
             with self._lock:
                 rows = self._journal.execute(
-                    f"SELECT payload FROM journal WHERE key IN ({marks}) ORDER BY seq", keys
+                    f"SELECT payload FROM journal WHERE kind = 'incident' AND key IN ({marks})"
+                    " ORDER BY seq",
+                    keys,
                 ).fetchall()
         except sqlite3.Error as exc:
             log.warning("cannot read narratives from %s: %s", path, exc)

@@ -6,6 +6,15 @@ key again changes nothing and is reported as a duplicate. A batch is committed
 in one transaction with ``synchronous=FULL``: once :meth:`Journal.append`
 returns, the batch survives the process being killed.
 
+Which keys are stored is decided under SQLite's write lock from an in-memory map
+of every stored key's hash to its row (:class:`~ingest.keyhashes.KeyHashes`), kept
+up to date with what other handles (workers sharing the file) store. The table
+has no index on sightings' keys: a batch of a thousand random keys dirtied about
+a thousand index pages, and writing those pages to the write-ahead log at every
+commit was 3.9 s of the writer's 5 s for ``bench.stream``'s 300k messages.
+Reports keep a unique index (they are looked up by key). A journal created
+before this keeps its unique index on every key: it works the same, more slowly.
+
 Example
 -------
 >>> import tempfile, pathlib
@@ -38,7 +47,7 @@ log = logging.getLogger(__name__)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
     seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    key        TEXT NOT NULL UNIQUE,
+    key        TEXT NOT NULL,
     kind       TEXT NOT NULL,
     event_time REAL NOT NULL,
     payload    BLOB NOT NULL,
@@ -47,6 +56,8 @@ CREATE TABLE IF NOT EXISTS journal (
     stored_at  REAL NOT NULL DEFAULT (((julianday('now') - 2440587.5) * 86400.0))
 );
 CREATE INDEX IF NOT EXISTS journal_kind_time ON journal (kind, event_time);
+-- reports are looked up by key (a case's narratives); sightings never are
+CREATE UNIQUE INDEX IF NOT EXISTS journal_incident_key ON journal (key) WHERE kind = 'incident';
 -- the last seq of every appended batch: a restart replays the journal in the same
 -- micro-batches, so derived state that depends on when a batch ends (link scores read
 -- at the end of a batch) comes back exactly as it was
@@ -125,7 +136,7 @@ class Journal(SqliteStore):
         self._executor: ThreadPoolExecutor | None = None
         self._inflight: Future[object] | None = None  # a commit not waited for yet
         self._failure: str | None = None  # a commit that failed (see _settle)
-        self._known = KeyHashes()  # keys stored, by hash (see _fresh)
+        self._known = KeyHashes()  # stored keys' hashes -> their seqs (see _fresh)
         self._covered = 0  # every row up to this seq has its key in _known
         self._conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         self._conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
@@ -177,7 +188,7 @@ class Journal(SqliteStore):
                     # keys were checked under this lock), so the batch's end is known now
                     last = first + len(fresh) - 1
                     cur.execute("INSERT OR IGNORE INTO batches (last_seq) VALUES (?)", (last,))
-                    self._known.add([e.key for e in fresh])
+                    self._known.add([e.key for e in fresh], range(first, last + 1))
                     self._covered = last
             except BaseException:
                 cur.execute("ROLLBACK")
@@ -192,7 +203,7 @@ class Journal(SqliteStore):
                 except BaseException:
                     with contextlib.suppress(sqlite3.Error):
                         cur.execute("ROLLBACK")
-                    self._covered = 0  # seqs may be taken again by others: look again
+                    self._forget()  # seqs may be taken again by others: look again
                     raise
             else:
                 # the insert is one statement and sqlite holds no Python lock while it runs
@@ -201,7 +212,7 @@ class Journal(SqliteStore):
                     self._inflight = self._writer().submit(self._store, cur, insert, len(fresh))
                 except BaseException:  # no writer thread (closing): nothing was sent to it
                     cur.execute("ROLLBACK")
-                    self._covered = 0
+                    self._forget()
                     raise
                 try:
                     if during_commit is not None:
@@ -213,12 +224,23 @@ class Journal(SqliteStore):
 
     def _catch_up(self, cur: sqlite3.Cursor) -> None:
         """Learn the keys other handles stored since this one last looked (a restart's
-        first append reads all of them); under the write lock."""
-        top = cur.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0]
-        if top > self._covered:
-            rows = cur.execute("SELECT key FROM journal WHERE seq > ?", (self._covered,))
-            self._known.add(key for (key,) in rows)
-            self._covered = int(top)
+        first append reads all of them); under the write lock, or in a read of its own.
+
+        Rows are committed whole batches at a time with increasing seqs, so every row up
+        to the last one read is known afterwards.
+        """
+        rows = cur.execute(
+            "SELECT seq, key FROM journal WHERE seq > ? ORDER BY seq", (self._covered,)
+        ).fetchall()
+        if rows:
+            self._known.add([key for _, key in rows], [seq for seq, _ in rows])
+            self._covered = int(rows[-1][0])
+
+    def _forget(self) -> None:
+        """After a failed or abandoned transaction: the seqs this handle counted on may be
+        taken by others; the next append reads every stored key again."""
+        self._known = KeyHashes()
+        self._covered = 0
 
     def _fresh(self, cur: sqlite3.Cursor, entries: Sequence[JournalEntry]) -> list[JournalEntry]:
         """The entries whose key is not stored, first of each key, in order (write lock held).
@@ -229,13 +251,24 @@ class Journal(SqliteStore):
         first: dict[str, JournalEntry] = {}
         for e in entries:
             first.setdefault(e.key, e)
-        keys = list(first)
-        hits = self._known.hits(keys)
-        if hits:
-            stored = self._known_keys([keys[i] for i in hits], cur)
-            for key in stored:
-                del first[key]
+        for key in self._stored(list(first), cur):
+            del first[key]
         return list(first.values())
+
+    def _stored(self, keys: list[str], cur: sqlite3.Cursor) -> set[str]:
+        """Which of ``keys`` are stored: the rows their hashes point at, read by seq."""
+        candidates = self._known.candidates(keys)
+        if not candidates:
+            return set()
+        seqs = sorted({s for rows in candidates.values() for s in rows})
+        held: dict[int, str] = {}
+        for i in range(0, len(seqs), 500):
+            chunk = seqs[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            held.update(cur.execute(f"SELECT seq, key FROM journal WHERE seq IN ({marks})", chunk))
+        return {
+            keys[i] for i, rows in candidates.items() if any(held.get(s) == keys[i] for s in rows)
+        }
 
     @staticmethod
     def _next_seq(cur: sqlite3.Cursor) -> int:
@@ -300,7 +333,7 @@ class Journal(SqliteStore):
                 self._inflight = None
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.execute("ROLLBACK")
-                self._covered = 0  # seqs may be taken again by others: look again
+                self._forget()  # seqs may be taken again by others: look again
                 self._failure = f"journal commit failed after the batch was applied: {exc}"
                 log.error("%s", self._failure)
             else:
@@ -330,17 +363,6 @@ class Journal(SqliteStore):
             self._executor = None
         super().close()
 
-    def _known_keys(self, keys: list[str], cur: sqlite3.Cursor | None = None) -> set[str]:
-        found: set[str] = set()
-        run = cur.execute if cur is not None else self._conn.execute
-        for i in range(0, len(keys), 500):
-            chunk = keys[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                row[0] for row in run(f"SELECT key FROM journal WHERE key IN ({marks})", chunk)
-            )
-        return found
-
     def __len__(self) -> int:
         with self._lock:
             self._settle()
@@ -369,14 +391,22 @@ class Journal(SqliteStore):
                 return
             if last <= self._covered:  # every row up to the chunk's last is now known
                 with self._lock:
-                    self._known.add(row[1] for row in rows)
+                    new = [row for row in rows if row[0] > self._covered]
+                    self._known.add([row[1] for row in new], [row[0] for row in new])
                     self._covered = max(self._covered, int(rows[-1][0]))
             for seq, key, kind, event_time, payload, source, position in rows:
                 yield seq, JournalEntry(key, kind, event_time, bytes(payload), source, position)
             last = rows[-1][0]
 
     def keys(self, keys: Iterable[str]) -> set[str]:
-        """Which of ``keys`` are stored."""
+        """Which of ``keys`` are stored (as this handle knows them after reading what other
+        handles stored since it last looked)."""
         with self._lock:
             self._settle()
-            return self._known_keys(list(keys))
+            cur = self._conn.cursor()
+            cur.execute("BEGIN")  # one snapshot for the catch-up and the check
+            try:
+                self._catch_up(cur)
+                return self._stored(list(keys), cur)
+            finally:
+                cur.execute("COMMIT")

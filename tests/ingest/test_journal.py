@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from ingest.deadletter import DeadLetter, DeadLetterStore
 from ingest.journal import Journal, JournalEntry
@@ -196,16 +198,108 @@ def test_payload_bytes_and_times_come_back_exactly(tmp_path: Path) -> None:
     assert back == odd
 
 
-def test_key_hashes_answer_as_a_set_whatever_the_sizes_keys_come_in() -> None:
+def test_key_hashes_give_every_row_of_a_key_whatever_the_sizes_keys_come_in() -> None:
+    """A multimap hash -> seqs: small adds and bulk loads mixed, keys added again at new
+    rows (pruned and stored again), and a forced collision (two keys, one hash)."""
     rng = np.random.default_rng(4)
     known = KeyHashes()
-    plain: set[str] = set()
-    for size in rng.integers(1, 9000, 60).tolist():  # small adds and bulk loads mixed
-        keys = [f"sighting:{k}" for k in rng.integers(0, 400_000, size).tolist()]
-        known.add(keys)
-        plain.update(keys)
+    rows: dict[str, set[int]] = collections.defaultdict(set)
+    seq = 0
+    for size in rng.integers(1, 9000, 60).tolist():
+        keys = list(dict.fromkeys(f"sighting:{k}" for k in rng.integers(0, 400_000, size)))
+        known.add(keys, range(seq, seq + len(keys)))
+        for k in keys:
+            rows[k].add(seq)
+            seq += 1
     probe = [f"sighting:{k}" for k in range(0, 400_000, 7)]
-    hits = set(known.hits(probe))
-    assert {i for i, k in enumerate(probe) if k in plain} <= hits  # a miss is certain
-    assert len(hits) - sum(k in plain for k in probe) <= 2  # 64-bit hashes: no false hit
+    found = known.candidates(probe)
+    for i, k in enumerate(probe):
+        if k in rows:  # a miss is certain; a hit has every row of the key
+            assert rows[k] <= set(found[i])
+    assert sum(len(v) for v in found.values()) - sum(len(rows.get(k, ())) for k in probe) <= 2
     assert len(known._runs) <= 20  # O(log n) runs
+    assert len(known) == sum(len(v) for v in rows.values())
+    # one hash twice in one small add, and again later: every row kept
+    fresh = KeyHashes()
+    fresh.add(["incident:a", "incident:a"], [5, 9])
+    fresh.add(["incident:a"], [12])
+    assert fresh.candidates(["incident:b", "incident:a"]) == {1: [5, 9, 12]}
+    with pytest.raises(ValueError, match="2 keys but 1 seqs"):
+        fresh.add(["x", "y"], [1])
+
+
+def test_keys_answers_for_what_other_handles_stored(tmp_path: Path) -> None:
+    """``keys`` (the health check's probe) reads what another worker stored since."""
+    path = tmp_path / "j.sqlite"
+    one, two = Journal(path), Journal(path)
+    one.append([_entry(1), _entry(2, "incident")])
+    assert one.keys(["sighting:s1", "incident:s2", "sighting:s3"]) == {
+        "sighting:s1",
+        "incident:s2",
+    }
+    two.append([_entry(3)])
+    assert one.keys(["sighting:s3", "sighting:s4"]) == {"sighting:s3"}
+    one.close()
+    two.close()
+
+
+_OLD_SCHEMA = """
+CREATE TABLE journal (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    key        TEXT NOT NULL UNIQUE,
+    kind       TEXT NOT NULL,
+    event_time REAL NOT NULL,
+    payload    BLOB NOT NULL,
+    source     TEXT NOT NULL,
+    position   TEXT NOT NULL,
+    stored_at  REAL NOT NULL DEFAULT (((julianday('now') - 2440587.5) * 86400.0))
+);
+CREATE INDEX journal_kind_time ON journal (kind, event_time);
+CREATE TABLE batches (last_seq INTEGER PRIMARY KEY);
+"""
+
+
+def test_a_journal_made_with_a_unique_index_on_every_key_still_works(tmp_path: Path) -> None:
+    """Journals written before sightings' keys lost their index: opened, read back and
+    appended to as before, duplicates still recognised."""
+    path = tmp_path / "j.sqlite"
+    conn = connect(path)
+    conn.executescript(_OLD_SCHEMA)
+    conn.execute(
+        "INSERT INTO journal (key, kind, event_time, payload, source, position)"
+        " VALUES ('sighting:s1', 'sighting', 1.0, x'7b7d', 'old', '0')"
+    )
+    conn.execute("INSERT INTO batches VALUES (1)")
+    conn.close()
+    j = Journal(path)
+    assert [e.key for _, e in j.iter_entries()] == ["sighting:s1"]
+    again = j.append([_entry(1), _entry(2), _entry(3, "incident")])
+    assert (again.accepted, again.duplicates, again.first_seq) == (2, 1, 2)
+    assert j.append([_entry(2), _entry(3, "incident")]).duplicates == 2
+    assert len(j) == 3
+    j.close()
+
+
+def test_only_reports_have_an_index_on_their_key(tmp_path: Path) -> None:
+    """Writing a batch's random sighting keys into an index was most of the writer's
+    time; reports keep theirs (a case's narratives are read by key)."""
+    j = Journal(tmp_path / "j.sqlite")
+    j.close()
+    conn = connect(tmp_path / "j.sqlite")
+    plan = conn.execute(
+        "EXPLAIN QUERY PLAN SELECT payload FROM journal WHERE kind = 'incident' AND key = ?",
+        ("incident:x",),
+    ).fetchall()
+    indexed = {
+        row[0]
+        for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        if not row[0].startswith("sqlite_autoindex")
+    }
+    autoindexes = conn.execute(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'journal'"
+        " AND name LIKE 'sqlite_autoindex%'"
+    ).fetchone()[0]
+    conn.close()
+    assert "journal_incident_key" in " ".join(str(r) for r in plan)
+    assert indexed == {"journal_kind_time", "journal_incident_key"}
+    assert autoindexes == 0  # no UNIQUE constraint on the key column
