@@ -44,7 +44,7 @@ from typing import Any
 from geo.distance import EARTH_RADIUS_M
 from graph.cases import Case
 
-__all__ = ["FEATURES", "PairEvidence", "pair_features", "sentences"]
+__all__ = ["FEATURES", "PairEvidence", "pair_features", "pair_vector", "sentences"]
 
 FEATURES: tuple[str, ...] = (
     "st_best",
@@ -98,10 +98,25 @@ def _family(category: str) -> str:
 
 
 def _km(a: Case, b: Case) -> float:
-    p1, p2 = math.radians(a.lat), math.radians(b.lat)
+    p1, c1 = _lat_terms(a.lat)
+    p2, c2 = _lat_terms(b.lat)
     dp, dl = p2 - p1, math.radians(b.lon - a.lon)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    h = math.sin(dp / 2) ** 2 + c1 * c2 * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h))) / 1000.0
+
+
+#: latitude -> (radians, cosine): a busy scene is in hundreds of pairs
+_LAT_TERMS: dict[float, tuple[float, float]] = {}
+
+
+def _lat_terms(lat: float) -> tuple[float, float]:
+    terms = _LAT_TERMS.get(lat)
+    if terms is None:
+        if len(_LAT_TERMS) >= _SMALL_HOURS_MAX:
+            _LAT_TERMS.clear()
+        p = math.radians(lat)
+        terms = _LAT_TERMS[lat] = (p, math.cos(p))
+    return terms
 
 
 #: case id -> (window start, end, covers the small hours): a province's busy scene is
@@ -132,30 +147,37 @@ def _window_covers_small_hours(start: dt.datetime, end: dt.datetime) -> bool:
 
 
 def pair_features(a: Case, b: Case, ev: PairEvidence) -> dict[str, float]:
-    """The feature vector of a candidate pair (see the module docstring)."""
+    """The feature vector of a candidate pair (see the module docstring), by name."""
+    return dict(zip(FEATURES, pair_vector(a, b, ev), strict=True))
+
+
+def pair_vector(a: Case, b: Case, ev: PairEvidence) -> list[float]:
+    """:func:`pair_features` as a list in :data:`FEATURES` order (the form the linker
+    scores and keeps: no dictionary a pair)."""
     mo_a, mo_b = set(a.mo), set(b.mo)
     union = mo_a | mo_b
     gap = abs((a.occurred_start - b.occurred_start).total_seconds()) / 86400.0
-    near = ev.closer >= 0 and a.category == b.category
-    return {
-        "st_best": ev.st_best,
-        "st_entities": math.log1p(ev.st_entities),
-        "st_scenes": math.log1p(ev.st_scenes),
-        "companion": math.log1p(max(ev.companion, 0.0)),
-        "person": math.log1p(ev.person),
-        "same_category": float(a.category == b.category),
-        "same_family": float(_family(a.category) == _family(b.category)),
-        "mo_jaccard": len(mo_a & mo_b) / len(union) if union else 0.0,
-        "log_km": math.log1p(_km(a, b)),
-        "log_gap_days": math.log1p(gap),
-        "both_night": float(_covers_small_hours(a) and _covers_small_hours(b)),
-        "near_repeat": float(near),
-        "log_closer": math.log1p(ev.closer) if near else 0.0,
-        "cat_rarity": -math.log(max(ev.cat_share, 1e-6)) if a.category == b.category else 0.0,
-        "log_crowd": math.log1p(ev.crowd),
-        "comp_scenes": math.log1p(ev.comp_scenes),
-        "st_stops": float(ev.stops),
-    }
+    same = a.category == b.category
+    near = ev.closer >= 0 and same
+    return [
+        float(ev.st_best),
+        math.log1p(ev.st_entities),
+        math.log1p(ev.st_scenes),
+        math.log1p(max(ev.companion, 0.0)),
+        math.log1p(ev.person),
+        float(same),
+        float(same or _family(a.category) == _family(b.category)),
+        len(mo_a & mo_b) / len(union) if union else 0.0,
+        math.log1p(_km(a, b)),
+        math.log1p(gap),
+        float(_covers_small_hours(a) and _covers_small_hours(b)),
+        float(near),
+        math.log1p(ev.closer) if near else 0.0,
+        -math.log(max(ev.cat_share, 1e-6)) if same else 0.0,
+        math.log1p(ev.crowd),
+        math.log1p(ev.comp_scenes),
+        float(ev.stops),
+    ]
 
 
 def as_vector(features: Mapping[str, float]) -> list[float]:

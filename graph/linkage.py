@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from graph.cases import CaseBook
-from graph.features import FEATURES, PairEvidence, as_vector, pair_features, sentences
+from graph.features import FEATURES, PairEvidence, pair_vector, sentences
 from graph.linkmodel import Contribution, LinkModel
 from graph.pattern import PatternIndex
 from graph.persons.sink import PersonSink
@@ -252,11 +252,11 @@ class Linker:
         if a is None or b is None:
             return None
         ev = self.evidence(case_a, case_b)
-        x = pair_features(a, b, ev)
-        p = self.model.probability(x)
-        lo, hi = sorted((case_a, case_b))
+        x = pair_vector(a, b, ev)
+        p = self.model.probability_of(x)
+        lo, hi = (case_a, case_b) if case_a <= case_b else (case_b, case_a)
         kept = explain or p >= self.model.threshold
-        return Link(lo, hi, p, array("d", as_vector(x)), sentences(ev) if kept else ())
+        return Link(lo, hi, p, array("d", x), sentences(ev) if kept else ())
 
     def explain(self, case_a: str, case_b: str) -> tuple[Link | None, list[Contribution]]:
         """The link between two cases (scored now, even if never a candidate) and each

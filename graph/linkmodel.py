@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -165,3 +165,15 @@ class LinkModel:
     def probability(self, x: Mapping[str, float]) -> float:
         z = self.logit(x)
         return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+
+    def probability_of(self, v: Sequence[float]) -> float:
+        """:meth:`probability` of a feature vector in FEATURES order (the same sums in the
+        same order: the same number)."""
+        z, terms = self._vector_terms[float(v[_ST]) > 0.0 or float(v[_COMP]) > 0.0]
+        for w, value in zip(terms, v, strict=True):
+            z += w * float(value)
+        return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+
+    @cached_property
+    def _vector_terms(self) -> tuple[tuple[float, tuple[float, ...]], ...]:
+        return tuple((z, tuple(w for _, w in terms)) for z, terms in self._terms)

@@ -95,3 +95,45 @@ def test_a_vehicle_that_stopped_at_both_scenes_outranks_one_that_drove_past() ->
 
     assert p(3.0, 2) > p(3.0, 1) > p(3.0, 0)
     assert model.weights["st_stops"] + model.copresence.get("st_stops", 0.0) > 0
+
+
+def test_the_linkers_vector_path_gives_the_same_probability_as_the_named_features() -> None:
+    """The linker scores a list in FEATURES order (no dictionary a pair); the number must be
+    the one :meth:`LinkModel.probability` gives for the named features, to the last bit."""
+    import datetime as dt
+    import random
+
+    from graph.cases import Case
+    from graph.features import FEATURES, PairEvidence, pair_features, pair_vector
+
+    model = LinkModel.load()
+    rng = random.Random(11)
+    tz = dt.timezone(dt.timedelta(hours=8))
+    cats = ["theft.fuel", "theft.cargo", "fraud.telecom", "burglary.residential"]
+    mos = ["siphon", "night", "tools", "fake.invoice"]
+
+    def case(cid: str) -> Case:
+        start = dt.datetime(2026, 3, 1, tzinfo=tz) + dt.timedelta(minutes=rng.randrange(20000))
+        end = start + dt.timedelta(minutes=rng.randrange(1, 2000))
+        mo = rng.sample(mos, rng.randrange(0, 3))
+        lon, lat = 120 + rng.random() * 2, 28 + rng.random() * 2
+        return Case(cid, rng.choice(cats), lon, lat, end, start, end, 330211, 330200, mo=mo)
+
+    for i in range(500):
+        a, b = case(f"A{i}"), case(f"B{i}")
+        ev = PairEvidence(
+            st_best=rng.choice([0.0, rng.random() * 9]),
+            st_entities=rng.choice([0, 0, 1, 4]),
+            st_scenes=rng.randrange(0, 5),
+            companion=rng.choice([0.0, -1.0, rng.random() * 12]),
+            person=rng.choice([0.0, rng.random() * 8]),
+            closer=rng.choice([-1, 0, 3, 40]),
+            cat_share=rng.random(),
+            crowd=rng.randrange(0, 30),
+            comp_scenes=rng.randrange(0, 4),
+            stops=rng.randrange(0, 3),
+        )
+        named = pair_features(a, b, ev)
+        vector = pair_vector(a, b, ev)
+        assert [named[f] for f in FEATURES] == vector
+        assert model.probability_of(vector) == model.probability(named)
