@@ -39,6 +39,7 @@ def test_stream_quick_json(tmp_path: Path) -> None:
     for key in ("embedded_messages_per_s", "embedded_p50_ms", "embedded_p99_ms"):
         assert ours[key] > 0 and result["baseline"][key] > 0 and key in result["ratio"]
     assert ours["meets_embedded_target"] in (0, 1)
+    assert ours["embedded_sightings_alone_per_s"] > 0  # the same run without the incidents
     if params["kafka_available"]:
         assert params["kafka_messages_consumed"] == 2020
         for key in ("kafka_messages_per_s", "kafka_p50_ms", "kafka_p99_ms"):
