@@ -141,6 +141,38 @@ class LinkEvidence:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"LinkEvidence is immutable: cannot set {name!r}")
 
+    @classmethod
+    def compact(
+        cls,
+        case_a: str,
+        case_b: str,
+        entity: str,
+        score: float,
+        hit_a: Hit,
+        hit_b: Hit,
+        kind: str,
+        near: int,
+        ent_id: int,
+        spans: tuple[int, int, int, int],
+    ) -> LinkEvidence:
+        """``LinkEvidence(case_a, ..., None, ..., near=, ent_id=, spans=)``: the evidence a
+        scene query makes, its sentence written on read. The same object, built in half
+        the time (no keyword handling, the slots set directly): a case at a province's
+        scale makes thousands, in the batch its report arrives in."""
+        ev = _new(cls)
+        _set_case_a(ev, case_a)
+        _set_case_b(ev, case_b)
+        _set_entity(ev, entity)
+        _set_score(ev, score)
+        _set_hit_a(ev, hit_a)
+        _set_hit_b(ev, hit_b)
+        _set_kind(ev, kind)
+        _set_near(ev, near)
+        _set_ent_id(ev, ent_id)
+        _set_detail(ev, None)
+        _set_spans(ev, spans)
+        return ev
+
     @property
     def detail(self) -> str:
         """The sentence a case officer would write (written once, on first read)."""
@@ -168,6 +200,37 @@ class LinkEvidence:
     def __repr__(self) -> str:
         body = ", ".join(f"{f}={getattr(self, f)!r}" for f in _FIELDS)
         return f"LinkEvidence({body})"
+
+
+_new = object.__new__
+(
+    _set_case_a,
+    _set_case_b,
+    _set_entity,
+    _set_score,
+    _set_hit_a,
+    _set_hit_b,
+    _set_kind,
+    _set_near,
+    _set_ent_id,
+    _set_detail,
+    _set_spans,
+) = (
+    LinkEvidence.__dict__[name].__set__
+    for name in (
+        "case_a",
+        "case_b",
+        "entity",
+        "score",
+        "hit_a",
+        "hit_b",
+        "kind",
+        "near",
+        "ent_id",
+        "_detail",
+        "_spans",
+    )
+)
 
 
 class _Rows:

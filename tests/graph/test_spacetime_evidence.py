@@ -138,3 +138,23 @@ def test_keeping_a_batch_at_once_is_keeping_each_in_turn(seed: int) -> None:
             (e.entity, e.score, e.detail, e.hit_a, e.hit_b) for e in one.between(*p)
         ]
         assert batch.summary(*p) == one.summary(*p)
+
+
+def test_the_fast_constructors_build_the_same_objects() -> None:
+    """A scene query builds its hits and evidence without the constructors' argument
+    handling; the objects must be the ones the constructors give, sentence included."""
+    from graph.spacetime.copresence import Hit, make_hit
+    from graph.spacetime.evidence import LinkEvidence
+
+    args = ("C-1", "CP-9", 420.0, 900, 3.5, 0.03, 86_400, 1_200)
+    slow, fast = Hit(*args), make_hit(*args)
+    assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
+    other = make_hit("C-2", "CP-3", 80.0, -300, 2.0, 0.13, 90_000, 0)
+    spans = (85_000, 88_000, 89_000, 95_000)
+    full = LinkEvidence("C-1", "C-2", "plate:浙B12345", 5.5, None, fast, other, "vehicle",
+                        near=3, ent_id=7, spans=spans)  # fmt: skip
+    quick = LinkEvidence.compact("C-1", "C-2", "plate:浙B12345", 5.5, fast, other, "vehicle",
+                                 3, 7, spans)  # fmt: skip
+    assert quick == full and hash(quick) == hash(full)
+    assert (quick.near, quick.ent_id, quick.detail) == (full.near, full.ent_id, full.detail)
+    assert "浙B12345" in quick.detail
