@@ -510,18 +510,17 @@ class EvidenceStore(Mapping[tuple[str, str], dict[str, LinkEvidence]]):
             e = int(ident)
             key = self._entity_key(e)
             out.append(
-                LinkEvidence(
+                LinkEvidence.compact(
                     pair[0],
                     pair[1],
                     key,
                     cols[3 * r + 1],
-                    None,
                     hits[2 * r],
                     hits[2 * r + 1],
                     _KINDS[key.split(":", 1)[0]],
-                    near=int(cols[3 * r + 2]),
-                    ent_id=e,
-                    spans=spans,
+                    int(cols[3 * r + 2]),
+                    e,
+                    spans,
                 )
             )
         return out
