@@ -26,15 +26,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import json
 import logging
 import multiprocessing as mp
+import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 import numpy as np
@@ -50,6 +54,7 @@ QUICK = {"scale": 1.0, "days": 0.25}
 TARGET_REALTIME_FACTOR = 10.0
 TARGET_PEAK_MIB = 8 * 1024
 TARGET_P99_MS = 250.0
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _scenario(out: Path, seed: int, days: float, scale: float) -> Path:
@@ -156,16 +161,56 @@ def _kafka_child(path: str, workdir: str, bootstrap: str, queue: Any) -> None:
     )
 
 
-def _in_child(target: Any, *args: Any) -> dict[str, Any]:
+def _in_child(target: Any, *args: Any, poll_s: float = 2.0) -> dict[str, Any]:
+    """Run ``target(*args, queue)`` in a fresh process (its own peak memory) and return what
+    it puts on the queue.
+
+    The child dies with this process (a benchmark interrupted or killed leaves no child
+    measuring on for minutes), and a child that dies before reporting (killed for memory,
+    a crash in native code) is an error naming its exit code, not a wait for ever.
+    """
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=target, args=(*args, queue))
+    proc = ctx.Process(target=_child_main, args=(target, os.getpid(), *args, queue))
     proc.start()
-    result = queue.get()
-    proc.join()
+    try:
+        while True:
+            try:
+                result = queue.get(timeout=poll_s)
+                break
+            except Empty:
+                if not proc.is_alive():
+                    raise RuntimeError(
+                        f"{target.__name__} died before reporting (exit code {proc.exitcode})"
+                    ) from None
+        proc.join()
+    finally:
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
     if proc.exitcode:
         raise RuntimeError(f"{target.__name__} exited with {proc.exitcode}")
     return result
+
+
+def _child_main(target: Any, parent: int, *args: Any) -> None:
+    _die_with_parent(parent)
+    target(*args)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: have the kernel send this process SIGKILL when its parent dies
+    (``PR_SET_PDEATHSIG``); elsewhere nothing changes."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+    except (OSError, AttributeError) as exc:
+        log.warning("cannot tie the child's life to its parent's: %s", exc)
+    if os.getppid() != parent:  # the parent died before the call above
+        os._exit(1)
 
 
 def _validate_only(lines: Iterable[bytes]) -> tuple[int, float]:
