@@ -52,6 +52,7 @@ class KeyHashes:
         self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (hashes sorted, seqs)
         #: hash -> seq, or a tuple of seqs for a hash seen more than once
         self._recent: dict[int, int | tuple[int, ...]] = {}
+        self._tuples = 0  # values of _recent that are tuples
 
     def __len__(self) -> int:
         """Pairs held (a hash with two rows counts twice)."""
@@ -62,7 +63,7 @@ class KeyHashes:
         """Remember that each key is stored at the row of the same position in ``seqs``;
         amortised O(log n) a key. Adding a pair twice keeps it twice (memory only)."""
         hashes = [hash(k) for k in keys]
-        rows = [int(s) for s in seqs]
+        rows = list(seqs)  # ints: a range of new seqs, or seqs read from the table
         if len(hashes) != len(rows):
             raise ValueError(f"{len(hashes)} keys but {len(rows)} seqs")
         if len(hashes) >= BULK_MIN:
@@ -89,10 +90,20 @@ class KeyHashes:
                 recent[h] = s
             elif isinstance(old, int):
                 recent[h] = (old, s)
+                self._tuples += 1
             else:
                 recent[h] = (*old, s)
 
     def _flush_recent(self) -> None:
+        recent = self._recent
+        if not self._tuples:  # the usual case: one row a hash
+            n = len(recent)
+            self._push(
+                np.fromiter(recent.keys(), dtype=np.int64, count=n),
+                np.fromiter(recent.values(), dtype=np.int64, count=n),  # type: ignore[arg-type]
+            )
+            recent.clear()
+            return
         hashes: list[int] = []
         rows: list[int] = []
         for h, v in self._recent.items():
@@ -102,7 +113,8 @@ class KeyHashes:
             else:
                 hashes.extend([h] * len(v))
                 rows.extend(v)
-        self._recent.clear()
+        recent.clear()
+        self._tuples = 0
         self._push(np.asarray(hashes, dtype=np.int64), np.asarray(rows, dtype=np.int64))
 
     def candidates(self, keys: Sequence[str]) -> dict[int, list[int]]:

@@ -303,3 +303,30 @@ def test_only_reports_have_an_index_on_their_key(tmp_path: Path) -> None:
     assert "journal_incident_key" in " ".join(str(r) for r in plan)
     assert indexed == {"journal_kind_time", "journal_incident_key"}
     assert autoindexes == 0  # no UNIQUE constraint on the key column
+
+
+def test_key_hashes_keep_every_row_when_recent_keys_become_a_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Recent keys are moved into sorted runs once there are enough of them, with or
+    without a hash that has several rows."""
+    import ingest.keyhashes as kh
+
+    monkeypatch.setattr(kh, "RECENT_MAX", 50)
+    known = kh.KeyHashes()
+    rows: dict[str, list[int]] = collections.defaultdict(list)
+    seq = 0
+    for batch in range(40):
+        keys = [f"sighting:{batch}-{i}" for i in range(7)]
+        if batch % 3 == 1:
+            keys.append("incident:again")  # stored again and again (pruned in between)
+        known.add(keys, range(seq, seq + len(keys)))
+        for k in keys:
+            rows[k].append(seq)
+            seq += 1
+    assert known._runs and len(known) == seq
+    probe = list(rows) + ["sighting:nope"]
+    found = known.candidates(probe)
+    assert len(probe) - 1 not in found
+    for i, k in enumerate(probe[:-1]):
+        assert sorted(found[i]) == rows[k]
