@@ -21,12 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from geo.lookup import JurisdictionIndex
+from ingest.batch import sighting_columns
 from ingest.models import (
     Incident,
     Message,
     Organization,
     PersonMention,
-    Sighting,
     TeamStatus,
     Vehicle,
 )
@@ -100,18 +100,14 @@ class CaseBook:
         """Fold a batch of newly accepted messages into the case registry."""
         if not messages:
             return
+        cols = sighting_columns(messages)
         incidents: list[Incident] = []
         teams: list[TeamStatus] = []
-        sighted: list[str] = []
-        times: list[dt.datetime] = []
-        for msg in messages:
-            if type(msg) is Sighting:  # most of a batch: its fields read directly
-                sighted.append(msg.entity_kind)
-                times.append(msg.at)
-                continue
-            if isinstance(msg, Sighting):
-                sighted.append(msg.entity_kind)
-            elif isinstance(msg, Incident):
+        sighted = cols.kinds
+        last = cols.latest_at()
+        times = [] if last is None else [cols.messages[last].at]
+        for _, msg in cols.others:
+            if isinstance(msg, Incident):
                 incidents.append(msg)
             else:
                 teams.append(msg)

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ingest.batch import MessageBatch
 from ingest.deadletter import DeadLetter, DeadLetterStore
 from ingest.journal import Journal, JournalCommitError, JournalEntry
 from ingest.models import ContractError, Message, parse_message
@@ -157,8 +158,9 @@ class Ingestor:
             def apply(stored: list[JournalEntry]) -> None:
                 # runs while the journal commits the batch (see Journal.append)
                 fresh.extend(parsed[e.key] for e in stored)
+                accepted = MessageBatch(fresh, [e.event_time for e in stored])
                 for sink in self.sinks:
-                    sink.apply(fresh)
+                    sink.apply(accepted)
 
             try:
                 appended = self.journal.append(entries, during_commit=apply, wait=durable)
@@ -172,6 +174,12 @@ class Ingestor:
                 dict(Counter(m.kind for m in fresh)),
             )
             self.totals.add(result, len(batch))
+            # the batch's messages are garbage once the sinks have them: dropped before the
+            # collection, it walks only what the batch left in the derived state
+            del appended
+            entries.clear()
+            parsed.clear()
+            fresh.clear()
             settle_garbage()
         return result
 

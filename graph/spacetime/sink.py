@@ -40,7 +40,8 @@ from graph.spacetime.companions import (
 from graph.spacetime.copresence import CoPresence, LinkEvidence
 from graph.spacetime.evidence import EvidenceStore
 from graph.spacetime.scene import describe_distance
-from ingest.models import Incident, Message, Sighting
+from ingest.batch import SightingColumns, sighting_columns
+from ingest.models import Incident, Message
 
 __all__ = ["PHYSICAL_PREFIXES", "SpaceTimeSink"]
 
@@ -140,33 +141,32 @@ class SpaceTimeSink:
         self._lock = threading.RLock()
 
     def apply(self, messages: Sequence[Message]) -> None:
-        run: list[Sighting] = []
+        cols = sighting_columns(messages)
         with self._lock:
-            for msg in messages:
-                if isinstance(msg, Sighting):
-                    run.append(msg)
-                    continue
-                self._sightings(run)
-                run = []
+            lo = 0
+            for cut, msg in cols.others:  # the sightings before a report are read first
+                self._sightings(cols, lo, cut)
+                lo = cut
                 if isinstance(msg, Incident):
                     self._incident(msg)
-            self._sightings(run)
+            self._sightings(cols, lo, len(cols))
             self._keep(self.core.flush_standing())
             if self.core.index.watermark - self._companions_at >= self.companion_every_s:
                 self._companion_tick()
             if messages and (self._to_bridge or self._bridging):
                 self._bridge_queued(self._allowance())  # only batches a replay has too
 
-    def _sightings(self, run: list[Sighting]) -> None:
-        if not run:
+    def _sightings(self, cols: SightingColumns, lo: int, hi: int) -> None:
+        """Index the sightings ``lo:hi`` of a batch."""
+        if hi <= lo:
             return
         found = self.core.add_sighting_columns(
-            [s.entity_kind for s in run],
-            [s.entity for s in run],
-            [s.checkpoint_id for s in run],
-            [s.lon for s in run],
-            [s.lat for s in run],
-            np.fromiter((s.at.timestamp() for s in run), dtype=np.float64, count=len(run)),
+            cols.kinds[lo:hi],
+            cols.entities[lo:hi],
+            cols.checkpoint_ids[lo:hi],
+            cols.lons[lo:hi],
+            cols.lats[lo:hi],
+            cols.epoch_s[lo:hi],
         )
         self._keep(found)
         self._revise()
