@@ -103,6 +103,20 @@ def make_hit(
     return hit
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedSightings:
+    """A micro-batch's sightings half-way into the index (:meth:`CoPresence.prepare_sightings`):
+    entity ids and index times, which times the index can hold (None: all), and the
+    checkpoints as reported (registered run by run)."""
+
+    ent: np.ndarray
+    t: np.ndarray
+    holdable: np.ndarray | None
+    checkpoint_ids: Sequence[str]
+    lons: Sequence[float]
+    lats: Sequence[float]
+
+
 @dataclass(frozen=True)
 class Collision:
     """An entity near several of a set of scenes (collision analysis)."""
@@ -251,28 +265,60 @@ class CoPresence:
         epoch_s: np.ndarray,
     ) -> list[LinkEvidence]:
         """:meth:`add_sightings` with the checkpoints as three columns (no tuple a row)."""
+        prepared = self.prepare_sightings(kinds, entities, checkpoint_ids, lons, lats, epoch_s)
+        return self.add_prepared(prepared, 0, len(kinds))
+
+    def prepare_sightings(
+        self,
+        kinds: Sequence[str],
+        entities: Sequence[str],
+        checkpoint_ids: Sequence[str],
+        lons: Sequence[float],
+        lats: Sequence[float],
+        epoch_s: np.ndarray,
+    ) -> PreparedSightings:
+        """Entity ids and index times of a micro-batch's sightings, for :meth:`add_prepared`
+        to index run by run.
+
+        Entity ids are handed out in the order of the sightings, as run-by-run calls would,
+        and only this assigns them, so interning the whole batch at once changes no id.
+        Checkpoints are different: a scene query takes the checkpoints known when its
+        report arrives, so they are registered run by run (:meth:`add_prepared`). O(n).
+        """
         ent = self.entity_ids(kinds, entities)
-        if not ent.size:
-            return []
         if not len(checkpoint_ids) == len(lons) == len(lats) == ent.size:
             raise ValueError(
                 f"{ent.size} entities but {len(checkpoint_ids)} checkpoints in one batch"
             )
-        cp = self.checkpoints.register_many(checkpoint_ids, lons, lats)
         epoch = np.asarray(epoch_s, dtype=np.float64)
         if epoch.shape != ent.shape:
             raise ValueError(f"{ent.size} entities but {epoch.size} times in one batch")
         holdable = (epoch >= BASE_EPOCH) & (epoch < BASE_EPOCH + 2**31 - 1)
-        if not holdable.all():
-            # a sensor clock reset to 1970 must not stop the pipeline: count and skip
-            self.rejected_too_old += int((~holdable).sum())
-            log.warning(
-                "%d sightings with times the index cannot hold skipped", int((~holdable).sum())
-            )
-            ent, cp, epoch = ent[holdable], cp[holdable], epoch[holdable]
-        t = to_index_time(epoch)
-        for lo, hi in self._chunks(t):
-            self._index(ent[lo:hi], cp[lo:hi], t[lo:hi])
+        if holdable.all():
+            return PreparedSightings(ent, to_index_time(epoch), None, checkpoint_ids, lons, lats)
+        t = to_index_time(np.where(holdable, epoch, BASE_EPOCH))  # the others are left out
+        return PreparedSightings(ent, t, holdable, checkpoint_ids, lons, lats)
+
+    def add_prepared(self, prepared: PreparedSightings, lo: int, hi: int) -> list[LinkEvidence]:
+        """Index the sightings ``lo:hi`` of a batch given to :meth:`prepare_sightings`;
+        returns link evidence created by late ones. A sensor clock reset to 1970 must not
+        stop the pipeline: sightings with times the index cannot hold are counted, logged
+        and left out."""
+        if hi <= lo:
+            return []
+        cp = self.checkpoints.register_many(
+            prepared.checkpoint_ids[lo:hi], prepared.lons[lo:hi], prepared.lats[lo:hi]
+        )
+        ent, t = prepared.ent[lo:hi], prepared.t[lo:hi]
+        if prepared.holdable is not None:
+            keep = prepared.holdable[lo:hi]
+            if not keep.all():
+                skipped = int((~keep).sum())
+                self.rejected_too_old += skipped
+                log.warning("%d sightings with times the index cannot hold skipped", skipped)
+                ent, cp, t = ent[keep], cp[keep], t[keep]
+        for a, b in self._chunks(t):
+            self._index(ent[a:b], cp[a:b], t[a:b])
             self.rejudge_due()
         return [] if self.defer_standing else self.flush_standing()
 

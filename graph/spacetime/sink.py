@@ -37,10 +37,10 @@ from graph.spacetime.companions import (
     find_companions,
     gather_window,
 )
-from graph.spacetime.copresence import CoPresence, LinkEvidence
+from graph.spacetime.copresence import CoPresence, LinkEvidence, PreparedSightings
 from graph.spacetime.evidence import EvidenceStore
 from graph.spacetime.scene import describe_distance
-from ingest.batch import SightingColumns, sighting_columns
+from ingest.batch import sighting_columns
 from ingest.models import Incident, Message
 
 __all__ = ["PHYSICAL_PREFIXES", "SpaceTimeSink"]
@@ -143,32 +143,28 @@ class SpaceTimeSink:
     def apply(self, messages: Sequence[Message]) -> None:
         cols = sighting_columns(messages)
         with self._lock:
+            # ids for the whole batch at once; the index takes them run by run
+            prepared = self.core.prepare_sightings(
+                cols.kinds, cols.entities, cols.checkpoint_ids, cols.lons, cols.lats, cols.epoch_s
+            )
             lo = 0
             for cut, msg in cols.others:  # the sightings before a report are read first
-                self._sightings(cols, lo, cut)
+                self._sightings(prepared, lo, cut)
                 lo = cut
                 if isinstance(msg, Incident):
                     self._incident(msg)
-            self._sightings(cols, lo, len(cols))
+            self._sightings(prepared, lo, len(cols))
             self._keep(self.core.flush_standing())
             if self.core.index.watermark - self._companions_at >= self.companion_every_s:
                 self._companion_tick()
             if messages and (self._to_bridge or self._bridging):
                 self._bridge_queued(self._allowance())  # only batches a replay has too
 
-    def _sightings(self, cols: SightingColumns, lo: int, hi: int) -> None:
+    def _sightings(self, prepared: PreparedSightings, lo: int, hi: int) -> None:
         """Index the sightings ``lo:hi`` of a batch."""
         if hi <= lo:
             return
-        found = self.core.add_sighting_columns(
-            cols.kinds[lo:hi],
-            cols.entities[lo:hi],
-            cols.checkpoint_ids[lo:hi],
-            cols.lons[lo:hi],
-            cols.lats[lo:hi],
-            cols.epoch_s[lo:hi],
-        )
-        self._keep(found)
+        self._keep(self.core.add_prepared(prepared, lo, hi))
         self._revise()
 
     def _incident(self, msg: Incident) -> None:

@@ -109,3 +109,55 @@ def test_checkpoints_registered_between_queries_are_found_as_if_registered_at_on
             np.array_equal(g, a) for g, a in zip(growing.arrays, at_once.arrays, strict=True)
         )
         assert growing.arrays[0].shape == (hi,)
+
+
+def test_a_batch_prepared_at_once_and_indexed_run_by_run_equals_one_run_at_a_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The space-time sink interns a micro-batch's entities at once and indexes its
+    sightings run by run (between reports); ids, checkpoints, index and skipped sightings
+    (a sensor clock at 1970) come out as when each run is added on its own."""
+    rng = np.random.default_rng(11)
+    n = 400
+    kinds = ["plate"] * n
+    values = [f"浙B{int(v):05d}" for v in rng.integers(0, 60, n)]
+    names = [f"CP-{int(c)}" for c in rng.integers(0, 9, n)]
+    lons = [121.5 + 0.01 * int(c[3:]) for c in names]
+    lats = [29.9] * n
+    epoch = 1_772_000_000.0 + np.sort(rng.uniform(0, 3 * 86400, n))
+    epoch[[5, 6, 150, 399]] = 0.0  # a reader whose clock was reset
+    runs = [(0, 7), (7, 7), (7, 151), (151, 300), (300, n)]
+
+    every = np.arange(9, dtype=np.int32)
+
+    def held(core: CoPresence) -> int:
+        return int(core.index.query(every, 0, 2**31 - 2)[0].size)
+
+    one = CoPresence()
+    after_each = []
+    for lo, hi in runs:
+        one.add_sighting_columns(
+            kinds[lo:hi], values[lo:hi], names[lo:hi], lons[lo:hi], lats[lo:hi], epoch[lo:hi]
+        )
+        after_each.append((held(one), len(one.checkpoints)))
+    assert [n for n, _ in after_each] == [5, 5, 148, 297, 396]
+    assert after_each[0][1] < 9  # not every checkpoint was met in the first run
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        batch = CoPresence()
+        prepared = batch.prepare_sightings(kinds, values, names, lons, lats, epoch)
+        for (lo, hi), want in zip(runs, after_each, strict=True):
+            assert batch.add_prepared(prepared, lo, hi) == []
+            # a report after this run sees just these sightings and checkpoints (its scene
+            # window takes the checkpoints known when it arrives)
+            assert (held(batch), len(batch.checkpoints)) == want
+    skipped = [r.getMessage() for r in caplog.records if "cannot hold" in r.getMessage()]
+    assert [m.split()[0] for m in skipped] == ["2", "1", "1"]
+    assert batch.rejected_too_old == one.rejected_too_old == 4
+    assert list(batch.entities.ids) == list(one.entities.ids)
+    assert list(batch.checkpoints.names.ids) == list(one.checkpoints.names.ids)
+    for got, want in zip(
+        batch.index.query(every, 0, 2**31 - 2), one.index.query(every, 0, 2**31 - 2), strict=True
+    ):
+        np.testing.assert_array_equal(got, want)
+    assert prepared.t.size == n
