@@ -42,13 +42,15 @@ class SightingColumns:
     lats: list[float]
     epoch_s: np.ndarray  # float64, ``at.timestamp()``
     others: list[tuple[int, Message]]
+    #: position of the latest sighting (the first of equals), None if there is none
+    latest: int | None
 
     def __len__(self) -> int:
         return len(self.messages)
 
     def latest_at(self) -> int | None:
         """Position of the latest sighting (the first of equals), None if there is none."""
-        return int(np.argmax(self.epoch_s)) if self.messages else None
+        return self.latest
 
 
 class MessageBatch(list[Message]):
@@ -109,4 +111,7 @@ def _gather(messages: Sequence[Message], times: Sequence[float] | None) -> Sight
         [s.lat for s in sightings],
         np.array(epoch, dtype=np.float64),
         others,
+        # list methods, not numpy's argmax: that releases the GIL, and getting it back from
+        # the journal's writer thread cost more than the search
+        epoch.index(max(epoch)) if epoch else None,
     )
