@@ -148,11 +148,16 @@ class SpaceTimeSink:
                 cols.kinds, cols.entities, cols.checkpoint_ids, cols.lons, cols.lats, cols.epoch_s
             )
             lo = 0
-            for cut, msg in cols.others:  # the sightings before a report are read first
-                self._sightings(prepared, lo, cut)
-                lo = cut
-                if isinstance(msg, Incident):
-                    self._incident(msg)
+            for cut, msg in cols.others:
+                if not isinstance(msg, Incident):
+                    continue
+                if msg.category.startswith(self.physical_prefixes):
+                    # the sightings before a scene's report are indexed before its query;
+                    # other reports query nothing, so a run of sightings goes on past them
+                    # (each run costs a pass through the index and the open windows)
+                    self._sightings(prepared, lo, cut)
+                    lo = cut
+                self._incident(msg)
             self._sightings(prepared, lo, len(cols))
             self._keep(self.core.flush_standing())
             if self.core.index.watermark - self._companions_at >= self.companion_every_s:
