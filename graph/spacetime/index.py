@@ -148,6 +148,10 @@ class SightingIndex:
         self.max_runs = max_runs
         self.partitions: dict[int, _Partition] = {}
         self.watermark = -1  # latest index time seen
+        #: hours given sightings since :meth:`_compact_settled` last looked at them: a
+        #: partition it tidied and nobody wrote to since needs no second look
+        self._untidied: set[int] = set()
+        self._floor_hour = -(2**62)  # partitions before it were dropped (see _drop_expired)
 
     def __len__(self) -> int:
         return sum(p.size() for p in self.partitions.values())
@@ -199,8 +203,8 @@ class SightingIndex:
         else:
             order = np.argsort(hours, kind="stable")
             hs = hours[order]
-            cuts = np.flatnonzero(np.diff(hs)) + 1
-            for s, e in zip(np.r_[0, cuts], np.r_[cuts, hs.size], strict=True):
+            cuts = (np.flatnonzero(np.diff(hs)) + 1).tolist()
+            for s, e in zip([0, *cuts], [*cuts, hs.size], strict=True):
                 sel = order[s:e]
                 self._push(int(hs[s]), cp[sel], ent[sel], t[sel])
         self._drop_expired()
@@ -212,13 +216,20 @@ class SightingIndex:
         if part is None:
             part = self.partitions[hour] = _Partition(hour)
         part.push(cp, ent, t)
+        self._untidied.add(hour)
         if part.n >= self.run_size:
             part.flush()
             if len(part.runs) > self.max_runs:
                 part.compact()
 
     def _drop_expired(self) -> None:
+        """Drop the partitions that fell out of the retention. Only the watermark moves the
+        floor, and nothing older than the floor is ever added: a look at every partition
+        is needed only when the floor has moved."""
         floor_hour = self.oldest_time // PARTITION_S
+        if floor_hour <= self._floor_hour:
+            return
+        self._floor_hour = floor_hour
         for hour in [h for h in self.partitions if h < floor_hour]:
             del self.partitions[hour]
 
@@ -231,8 +242,10 @@ class SightingIndex:
         a trickle of late sightings never re-sorts a whole partition.
         """
         settled = self.watermark // PARTITION_S - 2
-        for hour, part in self.partitions.items():
-            if hour > settled:
+        for hour in [h for h in self._untidied if h <= settled]:
+            self._untidied.discard(hour)
+            part = self.partitions.get(hour)
+            if part is None:  # dropped since
                 continue
             if part.n >= SETTLED_TAIL_MAX:
                 part.flush()

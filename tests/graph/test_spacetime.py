@@ -122,6 +122,51 @@ def test_retention_drops_old_partitions_and_counts_too_old() -> None:
     assert idx.nbytes / len(idx) > 0
 
 
+def test_late_sightings_in_a_settled_hour_are_tidied_into_runs_and_still_found() -> None:
+    """Hours two behind the watermark are settled: late reads there pile up in a tail
+    until SETTLED_TAIL_MAX, then become a run, and runs merge once the small ones add up;
+    every read stays findable, and an untouched hour is left as it is."""
+    idx = SightingIndex(retention_hours=48)
+    rng = np.random.default_rng(3)
+    h = 3600
+
+    def add(n: int, hour: int) -> None:
+        t = (hour * h + rng.integers(0, h, n)).astype(np.int32)
+        idx.append(
+            rng.integers(0, 50, n).astype(np.int32), rng.integers(0, 7, n).astype(np.int32), t
+        )
+
+    add(1000, 10)  # hour 10, unsettled while the watermark is in it: a tail
+    add(10, 11)
+    assert idx.partitions[10].runs == [] and idx.partitions[10].n == 1000
+    add(10, 13)  # hour 10 is settled now: its tail becomes a run
+    assert [r.ent.size for r in idx.partitions[10].runs] == [1000] and idx.partitions[10].n == 0
+    assert idx.partitions[11].n == 10  # settled too, but a small tail stays a tail
+
+    def shape(hour: int) -> tuple[list[int], int]:
+        part = idx.partitions[hour]
+        return [r.ent.size for r in part.runs], part.n
+
+    for _ in range(8):
+        add(30, 10)  # late reads: a trickle stays in the tail ...
+    assert shape(10) == ([1000], 240)
+    add(30, 10)  # ... 256 of them become a run, merged with the big one (a quarter of it)
+    assert shape(10) == ([1270], 0)
+    for _ in range(9):
+        add(30, 10)
+    assert shape(10) == ([1270, 270], 0)  # small runs under a quarter of the big one
+    for _ in range(9):
+        add(30, 10)
+    assert shape(10) == ([1810], 0)
+    for _ in range(12):
+        add(30, 10)
+    assert shape(10) == ([1810, 270], 90)
+    assert idx.partitions[10].size() == 1000 + 39 * 30
+    ent, cp, t = idx.query(np.arange(7, dtype=np.int32), 10 * h, 11 * h - 1)
+    assert ent.size == 1000 + 39 * 30
+    assert idx.partitions[11].runs == [] and idx.partitions[11].n == 10
+
+
 def test_bad_input_gives_clear_errors_or_empty_results() -> None:
     idx = SightingIndex()
     with pytest.raises(ValueError, match="one length"):
