@@ -153,14 +153,21 @@ class Ingestor:
         with self._lock:
             self._refuse_if_broken()
             self.deadletters.add(rejects)
-            fresh: list[Message] = []
+            by_kind: Counter[str] = Counter()
 
             def apply(stored: list[JournalEntry]) -> None:
                 # runs while the journal commits the batch (see Journal.append)
-                fresh.extend(parsed[e.key] for e in stored)
+                if len(stored) == len(parsed):  # the usual batch: every message is new
+                    fresh = list(parsed.values())  # first of each key, in order, as stored
+                else:
+                    fresh = [parsed[e.key] for e in stored]
                 accepted = MessageBatch(fresh, [e.event_time for e in stored])
                 for sink in self.sinks:
                     sink.apply(accepted)
+                cols = accepted.columns
+                by_kind.update(m.kind for _, m in cols.others)
+                if len(cols):
+                    by_kind["sighting"] += len(cols)
 
             try:
                 appended = self.journal.append(entries, during_commit=apply, wait=durable)
@@ -168,10 +175,7 @@ class Ingestor:
                 self._broken = str(exc)
                 raise
             result = BatchResult(
-                appended.accepted,
-                appended.duplicates,
-                len(rejects),
-                dict(Counter(m.kind for m in fresh)),
+                appended.accepted, appended.duplicates, len(rejects), dict(by_kind)
             )
             self.totals.add(result, len(batch))
             # the batch's messages are garbage once the sinks have them: dropped before the
@@ -179,7 +183,6 @@ class Ingestor:
             del appended
             entries.clear()
             parsed.clear()
-            fresh.clear()
             settle_garbage()
         return result
 
