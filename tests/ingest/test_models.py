@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from ingest import models
 from ingest.models import (
     KNOWN_CATEGORIES,
     ContractError,
@@ -26,6 +28,7 @@ from ingest.models import (
     TeamStatus,
     parse_message,
 )
+from tests.factories import sighting
 
 #: Applied to every property test: enough examples to find edge cases, few enough
 #: to keep this module well under 20 s; no per-example deadline (CI machines vary).
@@ -833,3 +836,53 @@ def test_contract_error_is_a_value_error() -> None:
     assert isinstance(err, ValueError)
     assert err.errors == [("lat", "29.9", "a valid number")]
     assert str(err) == "lat: got '29.9'; expected a valid number"
+
+
+def _union_verdict(raw: bytes | str) -> Any:
+    """What the contract's discriminated union alone makes of ``raw``: the message, or
+    the text and triples of the error it gives."""
+    text = raw[3:] if isinstance(raw, bytes) and raw.startswith(b"\xef\xbb\xbf") else raw
+    try:
+        return models._ADAPTER.validate_json(text)
+    except ValidationError as exc:
+        err = models._to_contract_error(exc, text)
+        return (str(err), err.errors)
+
+
+def _verdict(raw: bytes | str) -> Any:
+    try:
+        return parse_message(raw)
+    except ContractError as err:
+        return (str(err), err.errors)
+
+
+_GOOD = sighting()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        json.dumps(_GOOD).encode(),  # '{"kind": "sighting", ...': the fast path
+        json.dumps(_GOOD, separators=(",", ":")).encode(),
+        json.dumps(_GOOD),  # text
+        b"\xef\xbb\xbf" + json.dumps(_GOOD).encode(),
+        json.dumps(
+            {**{k: v for k, v in _GOOD.items() if k != "kind"}, "kind": "sighting"}
+        ).encode(),
+        json.dumps({**_GOOD, "extra": [1, 2]}).encode(),
+        json.dumps({**_GOOD, "at": "2026-03-02T01:12:00"}).encode(),  # naive
+        json.dumps({**_GOOD, "lon": "121.7"}).encode(),  # a string for a number
+        json.dumps({**_GOOD, "kind": "sightings"}).encode(),  # starts like one, is not
+        json.dumps({k: v for k, v in _GOOD.items() if k != "entity"}).encode(),
+        json.dumps({**_GOOD, "entity": "x" * 65}).encode(),
+        json.dumps(_GOOD).encode()[:-5],  # truncated
+        b'{"kind": "sighting", "entity": "\xff\xfe"}',  # not UTF-8
+    ],
+)
+def test_sightings_read_by_their_own_validator_get_the_unions_verdict(raw: bytes | str) -> None:
+    """parse_message reads a message that starts like a sighting with the sighting model's
+    validator first; whatever it accepts or refuses, the verdict (the message, or the error
+    text and its triples) is the contract union's."""
+    assert _verdict(raw) == _union_verdict(raw)
+    if isinstance(_verdict(raw), Sighting):
+        assert type(_verdict(raw)) is Sighting
