@@ -338,12 +338,13 @@ class CoPresence:
 
     def _index(self, ent: np.ndarray, cp: np.ndarray, t: np.ndarray) -> None:
         stats = self.index.append(ent, cp, t)
-        self.rejected_too_old += stats.too_old
-        floor = self.index.oldest_time
-        fresh = t >= floor
+        if stats.too_old:  # (the index's floor: what it left out is what is older)
+            self.rejected_too_old += stats.too_old
+            fresh = t >= self.index.oldest_time
+            ent, cp, t = ent[fresh], cp[fresh], t[fresh]
         _, _, xs, ys = self.checkpoints.arrays
-        self.stats.update(ent[fresh], t[fresh], xs[cp[fresh]], ys[cp[fresh]])
-        self._standing(ent[fresh], cp[fresh], t[fresh])
+        self.stats.update(ent, t, xs[cp], ys[cp])
+        self._standing(ent, cp, t)
 
     def _standing_windows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """CSR checkpoint -> open case windows (rebuilt when cases open or close).
