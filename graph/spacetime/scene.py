@@ -136,12 +136,20 @@ def _blocks(t0: int, t1: int) -> np.ndarray:
 
 
 def _held_days(index: SightingIndex, w: SceneWindow, days: int) -> Iterator[tuple[int, int, int]]:
-    """(k, t0, t1) of the window shifted back k = 1..days days, for the days the index holds."""
+    """(k, t0, t1) of the window shifted back k = 1..days days, for the days the index holds.
+
+    The retention floor is read once (a property that computes) and the partition test
+    is a set operation, not a generator: every scene query asks this for each of its
+    ``days`` days. Days further back only end earlier, so the first one past the floor
+    ends the search.
+    """
+    oldest = index.oldest_time
+    held = index.partitions.keys()
     for k in range(1, days + 1):
         t0, t1 = w.t0 - k * 86400, w.t1 - k * 86400
-        if t1 >= index.oldest_time and any(
-            h in index.partitions for h in range(t0 // PARTITION_S, t1 // PARTITION_S + 1)
-        ):
+        if t1 < oldest:
+            return
+        if not held.isdisjoint(range(t0 // PARTITION_S, t1 // PARTITION_S + 1)):
             yield k, t0, t1
 
 
