@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from graph.spacetime import _kernels as kern_index
 from graph.spacetime import _scene_kernels as kern
 from graph.spacetime.entities import EntityStats, _block_weights
 from graph.spacetime.index import PARTITION_S, SightingIndex
@@ -200,3 +201,30 @@ def test_held_days_are_the_days_with_a_partition_inside_the_retention() -> None:
             )
         ]
         assert list(_held_days(idx, window, 7)) == want
+
+
+def _correlate_reference(a: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """The correlation as numpy adds it: tap by tap in order, every row."""
+    ny = a.shape[0]
+    r = k.shape[0] // 2
+    out = np.zeros(a.shape)
+    for d in range(k.shape[0]):
+        lo, hi = max(0, r - d), min(ny, ny + r - d)  # rows i with 0 <= i + d - r < ny
+        if lo < hi:
+            out[lo:hi] += k[d] * a[lo + d - r : hi + d - r]
+    return out
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (9, 1), (60, 45), (200, 130)])
+@pytest.mark.parametrize("seed", range(4))
+def test_correlate_rows_skipping_empty_rows_equals_every_row(
+    shape: tuple[int, int], seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    a = np.where(rng.random(shape) < 0.03, rng.integers(1, 5, shape), 0).astype(np.float64)
+    a[rng.random(shape[0]) < 0.5] = 0.0  # whole empty rows, as in a raster's padding
+    for sigma in (1.0, 2.5, 4.0):
+        reach = int(np.ceil(5.5 * sigma))
+        d = np.arange(-reach, reach + 1, dtype=np.float64)
+        k = np.exp(-(d**2) / (2.0 * sigma**2))
+        _same(kern_index.correlate_rows(a, k), _correlate_reference(a, k))
