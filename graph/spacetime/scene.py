@@ -27,6 +27,7 @@ stopped there; one that drove past is seen once, or twice a minute apart).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -133,6 +134,23 @@ LOCAL_OFFSET_S = 8 * 3600
 def _blocks(t0: int, t1: int) -> np.ndarray:
     """Absolute numbers of the local 6-hour blocks that [t0, t1] touches."""
     return np.arange((t0 + LOCAL_OFFSET_S) // BLOCK_S, (t1 + LOCAL_OFFSET_S) // BLOCK_S + 1)
+
+
+@functools.lru_cache(maxsize=4096)
+def _block_spans(t0: int, t1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The local 6-hour blocks [t0, t1] touches, each block's part of it (starts, ends)
+    and that part's length in hours (at least a minute).
+
+    Cached: a case's window is judged three times and again for each late sighting, and
+    these are four small numpy operations each time. The arrays are shared: read-only.
+    """
+    blocks = _blocks(t0, t1)
+    starts = np.maximum(blocks * BLOCK_S - LOCAL_OFFSET_S, t0)
+    ends = np.minimum((blocks + 1) * BLOCK_S - LOCAL_OFFSET_S, t1)
+    hours = np.maximum((ends - starts) / 3600.0, 1.0 / 60.0)
+    for arr in (blocks, starts, ends, hours):
+        arr.flags.writeable = False
+    return blocks, starts, ends, hours
 
 
 def _held_days(index: SightingIndex, w: SceneWindow, days: int) -> Iterator[tuple[int, int, int]]:
@@ -263,7 +281,9 @@ def scene_hits(
 
     ``only`` restricts the answer to some entity ids (used for late sightings);
     ``past`` (with no ``excused``) replaces the history queries by a table built once.
-    Complexity: one index window query plus ``history_days`` history queries.
+    Complexity: one index window query plus ``history_days`` history queries; the
+    per-read and per-entity work is a few numba kernels (:mod:`._scene_kernels`), which
+    give bit for bit what the numpy expressions they replaced gave.
     """
     ent, cp, t = index.query(window.cps, window.t0, window.t1)
     if only is not None and ent.size:
@@ -278,10 +298,7 @@ def scene_hits(
         z = np.empty(0)
         zi = np.empty(0, np.int32)
         return SceneHits(window, zi, zi, zi, z, z, z, zi)
-    blocks = _blocks(window.t0, window.t1)
-    starts = np.maximum(blocks * BLOCK_S - LOCAL_OFFSET_S, window.t0)
-    ends = np.minimum((blocks + 1) * BLOCK_S - LOCAL_OFFSET_S, window.t1)
-    hours = np.maximum((ends - starts) / 3600.0, 1.0 / 60.0)
+    blocks, starts, ends, hours = _block_spans(window.t0, window.t1)
     uniq, row_of, stay = kern.entity_rows(ent, t, STAY_MAX_S)
     share = stats.share_near(
         uniq, window.x, window.y, int(window.cps.size), registry.density_rasters()
