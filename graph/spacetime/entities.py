@@ -25,6 +25,9 @@ from ingest.identifiers import normalize_phone
 
 __all__ = ["EntityStats", "entity_key"]
 
+#: the least spread (m) an entity's sightings are modelled with (see share_near)
+MIN_SIGMA_M = 2000.0
+
 _PLATE_JUNK = re.compile(r"[\s·•\-.]")
 
 
@@ -189,6 +192,30 @@ def _block_shares(ent, blocks):  # noqa: ANN001, ANN202
     return out
 
 
+@njit(cache=True, nogil=True)
+def _background(  # noqa: ANN202, PLR0913
+    ent, count, first, last, blocks, moments, floor_h,  # noqa: ANN001
+    x, y, n_near, grids, x0, y0, cell, log_sigmas, min_sigma, per_day_max, reach_max,  # noqa: ANN001
+):  # fmt: skip
+    """:func:`_rates`, :func:`_share`, :func:`_fleet` and :func:`_block_shares` in one call."""
+    rate = _rates(ent, count, first, last, floor_h)
+    share = _share(ent, count, moments, x, y, n_near, grids, x0, y0, cell, log_sigmas, min_sigma)
+    fleet = _fleet(ent, rate, count, moments, per_day_max, reach_max)
+    return rate, share, fleet, _block_shares(ent, blocks)
+
+
+def _time_of_day(share4: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+    """Time-of-day factors ``(len(share4), len(t0))`` from the entities' block shares.
+
+    A matrix product per interval, as numpy (BLAS) computes it: a loop in a kernel
+    could round the four-term sums differently.
+    """
+    out = np.empty((share4.shape[0], len(t0)))
+    for j, (a, b) in enumerate(zip(np.asarray(t0).tolist(), np.asarray(t1).tolist(), strict=True)):
+        out[:, j] = share4 @ _block_weights(a // 3600, b // 3600)
+    return out
+
+
 class EntityStats:
     """Per-entity counters (int32 arrays indexed by entity id, grown on demand). O(1) per sighting."""
 
@@ -250,7 +277,7 @@ class EntityStats:
         y: float,
         n_near: int,
         rasters: DensityRasters,
-        min_sigma_m: float = 2000.0,
+        min_sigma_m: float = MIN_SIGMA_M,
     ) -> np.ndarray:
         """Expected share of each entity's sightings at the ``n_near`` checkpoints around (x, y).
 
@@ -287,9 +314,12 @@ class EntityStats:
         day — or than the time the stream has run, when that is shorter (at start
         up a taxi seen 40 times in 3 hours is already known to be busy).
         """
-        floor_h = max(1.0, min(24.0, (self.latest - self.earliest) / 3600.0))
         ent = np.asarray(ent, dtype=np.int64)
-        return _rates(ent, self.count, self.first, self.last, floor_h)
+        return _rates(ent, self.count, self.first, self.last, self._floor_h())
+
+    def _floor_h(self) -> float:
+        """The shortest span a rate is counted over: a day, or the stream's run if shorter."""
+        return max(1.0, min(24.0, (self.latest - self.earliest) / 3600.0))
 
     def time_of_day_factor(self, ent: np.ndarray, t0: int, t1: int) -> np.ndarray:
         """How active each entity is during [t0, t1] compared with its day-long average.
@@ -305,13 +335,32 @@ class EntityStats:
         The entity's block shares are read once for all intervals.
         """
         ent = np.asarray(ent, dtype=np.int64)
-        share4 = _block_shares(ent, self.blocks)
-        out = np.empty((ent.shape[0], len(t0)))
-        for j, (a, b) in enumerate(
-            zip(np.asarray(t0).tolist(), np.asarray(t1).tolist(), strict=True)
-        ):
-            out[:, j] = share4 @ _block_weights(a // 3600, b // 3600)
-        return out
+        return _time_of_day(_block_shares(ent, self.blocks), t0, t1)
+
+    def background(
+        self,
+        ent: np.ndarray,
+        x: float,
+        y: float,
+        n_near: int,
+        rasters: DensityRasters,
+        t0: np.ndarray,
+        t1: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(:meth:`rate_per_hour`, :meth:`share_near`, :meth:`time_of_day_factors`,
+        :meth:`is_fleet`) of ``ent``, the same numbers, from one kernel call.
+
+        A scene query needs all four for the same entities; for its hundred or so
+        entities four calls' conversions and dispatches cost more than the arithmetic.
+        """
+        ent = np.ascontiguousarray(ent, dtype=np.int64)
+        r = rasters
+        rate, share, fleet, share4 = _background(
+            ent, self.count, self.first, self.last, self.blocks, self.moments, self._floor_h(),
+            float(x), float(y), float(n_near), r.grids, r.x0, r.y0, r.cell, np.log(r.sigmas),
+            MIN_SIGMA_M, self.FLEET_PER_DAY, self.FLEET_REACH_KM,
+        )  # fmt: skip
+        return rate, share, _time_of_day(share4, t0, t1), fleet
 
     def spread_km(self, ent: np.ndarray) -> np.ndarray:
         """Spatial spread (isotropic standard deviation, km) of where each entity was seen."""

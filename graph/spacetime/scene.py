@@ -300,16 +300,14 @@ def scene_hits(
         return SceneHits(window, zi, zi, zi, z, z, z, zi)
     blocks, starts, ends, hours = _block_spans(window.t0, window.t1)
     uniq, row_of, stay = kern.entity_rows(ent, t, STAY_MAX_S)
-    share = stats.share_near(
-        uniq, window.x, window.y, int(window.cps.size), registry.density_rasters()
+    rasters = registry.density_rasters()
+    rate, share, tod, fleet = stats.background(
+        uniq, window.x, window.y, int(window.cps.size), rasters, starts, ends
     )
-    rate = stats.rate_per_hour(uniq)
-    tod = stats.time_of_day_factors(uniq, starts, ends)
     if past is not None and excused is None:
         own, available = past.lookup(uniq.astype(np.int64), blocks.size), past.available
     else:
         own, available = _own_blocks(index, window, uniq, blocks, history_days, excused)
-    fleet = stats.is_fleet(uniq, rate)
     mu = kern.expected_visits(
         rate, share, hours, tod, own, available + PRIOR_DAYS, PRIOR_DAYS, fleet, FLEET_MU
     )

@@ -12,6 +12,7 @@ import pytest
 
 from graph.spacetime import _kernels as kern_index
 from graph.spacetime import _scene_kernels as kern
+from graph.spacetime.checkpoints import CheckpointRegistry
 from graph.spacetime.entities import EntityStats, _block_weights
 from graph.spacetime.index import PARTITION_S, SightingIndex
 from graph.spacetime.scene import (
@@ -228,3 +229,20 @@ def test_correlate_rows_skipping_empty_rows_equals_every_row(
         d = np.arange(-reach, reach + 1, dtype=np.float64)
         k = np.exp(-(d**2) / (2.0 * sigma**2))
         _same(kern_index.correlate_rows(a, k), _correlate_reference(a, k))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_background_equals_the_four_statistics(seed: int) -> None:
+    stats = _stats(seed)
+    registry = CheckpointRegistry()
+    rng = np.random.default_rng(seed)
+    for i in range(40):
+        registry.register(f"cp{i}", 121.5 + 0.05 * rng.random(), 29.8 + 0.05 * rng.random())
+    rasters = registry.density_rasters()
+    starts, ends = np.array([3600, 40000]), np.array([30000, 90000])
+    for ent in (np.empty(0, np.int32), np.array([7], np.int32), np.arange(60, dtype=np.int32)):
+        rate, share, tod, fleet = stats.background(ent, 120.0, -300.0, 4, rasters, starts, ends)
+        _same(rate, stats.rate_per_hour(ent))
+        _same(share, stats.share_near(ent, 120.0, -300.0, 4, rasters))
+        _same(tod, stats.time_of_day_factors(ent, starts, ends))
+        _same(fleet, stats.is_fleet(ent))
