@@ -520,10 +520,7 @@ class CoPresence:
             self.history_days,
             excused=self._excuse(case_id),
         )
-        new = {
-            int(hits.ent[i]): self._hit(case_id, hits, int(i))
-            for i in np.flatnonzero(hits.weight >= self.min_weight)
-        }
+        new = dict(self._hits_of(case_id, hits, np.flatnonzero(hits.weight >= self.min_weight)))
         for e in sorted(case.hits.keys() - new.keys()):
             others = self.near.get(e, {})
             others.pop(case_id, None)
@@ -624,6 +621,27 @@ class CoPresence:
             else:
                 score = a.weight + b.weight - penalty
             out.append(compact(a.case_id, b.case_id, key, score, a, b, kind, near, e, spans))
+
+    def _hits_of(self, case_id: str, hits: SceneHits, rows: np.ndarray) -> list[tuple[int, Hit]]:
+        """(entity id, :class:`Hit`) of rows ``rows`` of a scene query's answer, as
+        :meth:`_hit` builds them: a judgement again records hundreds, so the columns are
+        read as plain lists once and the hits built by :func:`make_hit`."""
+        start = hits.window.start
+        cp_name = self.checkpoints.names.value
+        columns = zip(
+            hits.ent[rows].tolist(),
+            hits.cp[rows].tolist(),
+            hits.dist_m[rows].tolist(),
+            hits.t[rows].tolist(),
+            hits.weight[rows].tolist(),
+            hits.p[rows].tolist(),
+            hits.stay_s[rows].tolist(),
+            strict=True,
+        )
+        return [
+            (e, make_hit(case_id, cp_name(cp), dist_m, t - start, weight, p, t, stay_s))
+            for e, cp, dist_m, t, weight, p, stay_s in columns
+        ]
 
     def _hit(self, case_id: str, hits: SceneHits, i: int) -> Hit:
         """Row ``i`` of a scene query's answer as a :class:`Hit`."""

@@ -25,6 +25,9 @@ from ingest.identifiers import normalize_phone
 
 __all__ = ["EntityStats", "entity_key"]
 
+#: the least spread (m) an entity's sightings are modelled with (see share_near)
+MIN_SIGMA_M = 2000.0
+
 _PLATE_JUNK = re.compile(r"[\s·•\-.]")
 
 
@@ -127,6 +130,92 @@ def _share(ent, count, moments, x, y, n_near, grids, x0, y0, cell, log_sigmas, m
     return out
 
 
+@njit(cache=True, nogil=True)
+def _rates(ent, count, first, last, floor_h):  # noqa: ANN001, ANN202
+    """Sightings per hour over each entity's span (at least ``floor_h``); 0 beyond the arrays."""
+    out = np.empty(ent.shape[0])
+    cap = count.shape[0]
+    for i in range(ent.shape[0]):
+        inside = ent[i] < cap
+        e = ent[i] if inside else 0
+        n = np.float64(count[e]) if inside else 0.0
+        span_h = (np.float64(last[e]) - np.float64(first[e])) / 3600.0
+        out[i] = n / max(floor_h, span_h)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _spread_at(count, moments, e):  # noqa: ANN001, ANN202
+    """Isotropic standard deviation (km) of where entity ``e`` was seen (0 if never)."""
+    if e >= count.shape[0]:
+        return 0.0
+    n = max(np.float64(count[e]), 1.0)
+    mx = moments[e, 0] / n
+    my = moments[e, 1] / n
+    return np.sqrt(max(moments[e, 2] / n - mx * mx - my * my, 0.0) / 2.0) / 1000.0
+
+
+@njit(cache=True, nogil=True)
+def _spreads(ent, count, moments):  # noqa: ANN001, ANN202
+    out = np.empty(ent.shape[0])
+    for i in range(ent.shape[0]):
+        out[i] = _spread_at(count, moments, ent[i])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _fleet(ent, rate, count, moments, per_day_max, reach_max):  # noqa: ANN001, ANN202
+    """Fleet flags: more than ``per_day_max`` reads a day, or reads a day times spread
+    (km) above ``reach_max``."""
+    out = np.empty(ent.shape[0], np.bool_)
+    for i in range(ent.shape[0]):
+        per_day = rate[i] * 24.0
+        out[i] = per_day > per_day_max or per_day * _spread_at(count, moments, ent[i]) > reach_max
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _block_shares(ent, blocks):  # noqa: ANN001, ANN202
+    """``4 * (count_b + 1) / (sum of counts + 4)`` per entity and block of the day.
+
+    The row sum adds whole numbers (exact in float64 in any order), so this equals the
+    numpy expression it replaced bit for bit.
+    """
+    out = np.empty((ent.shape[0], 4))
+    for i in range(ent.shape[0]):
+        e = ent[i]
+        total = 0.0
+        for b in range(4):
+            total += np.float64(blocks[e, b])
+        for b in range(4):
+            out[i, b] = 4.0 * ((np.float64(blocks[e, b]) + 1.0) / (total + 4.0))
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _background(  # noqa: ANN202, PLR0913
+    ent, count, first, last, blocks, moments, floor_h,  # noqa: ANN001
+    x, y, n_near, grids, x0, y0, cell, log_sigmas, min_sigma, per_day_max, reach_max,  # noqa: ANN001
+):  # fmt: skip
+    """:func:`_rates`, :func:`_share`, :func:`_fleet` and :func:`_block_shares` in one call."""
+    rate = _rates(ent, count, first, last, floor_h)
+    share = _share(ent, count, moments, x, y, n_near, grids, x0, y0, cell, log_sigmas, min_sigma)
+    fleet = _fleet(ent, rate, count, moments, per_day_max, reach_max)
+    return rate, share, fleet, _block_shares(ent, blocks)
+
+
+def _time_of_day(share4: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+    """Time-of-day factors ``(len(share4), len(t0))`` from the entities' block shares.
+
+    A matrix product per interval, as numpy (BLAS) computes it: a loop in a kernel
+    could round the four-term sums differently.
+    """
+    out = np.empty((share4.shape[0], len(t0)))
+    for j, (a, b) in enumerate(zip(np.asarray(t0).tolist(), np.asarray(t1).tolist(), strict=True)):
+        out[:, j] = share4 @ _block_weights(a // 3600, b // 3600)
+    return out
+
+
 class EntityStats:
     """Per-entity counters (int32 arrays indexed by entity id, grown on demand). O(1) per sighting."""
 
@@ -188,7 +277,7 @@ class EntityStats:
         y: float,
         n_near: int,
         rasters: DensityRasters,
-        min_sigma_m: float = 2000.0,
+        min_sigma_m: float = MIN_SIGMA_M,
     ) -> np.ndarray:
         """Expected share of each entity's sightings at the ``n_near`` checkpoints around (x, y).
 
@@ -226,12 +315,11 @@ class EntityStats:
         up a taxi seen 40 times in 3 hours is already known to be busy).
         """
         ent = np.asarray(ent, dtype=np.int64)
-        inside = ent < self.count.shape[0]
-        e = np.where(inside, ent, 0)
-        n = np.where(inside, self.count[e], 0).astype(np.float64)
-        floor_h = max(1.0, min(24.0, (self.latest - self.earliest) / 3600.0))
-        span_h = np.maximum(floor_h, (self.last[e].astype(np.float64) - self.first[e]) / 3600.0)
-        return n / span_h
+        return _rates(ent, self.count, self.first, self.last, self._floor_h())
+
+    def _floor_h(self) -> float:
+        """The shortest span a rate is counted over: a day, or the stream's run if shorter."""
+        return max(1.0, min(24.0, (self.latest - self.earliest) / 3600.0))
 
     def time_of_day_factor(self, ent: np.ndarray, t0: int, t1: int) -> np.ndarray:
         """How active each entity is during [t0, t1] compared with its day-long average.
@@ -247,22 +335,36 @@ class EntityStats:
         The entity's block shares are read once for all intervals.
         """
         ent = np.asarray(ent, dtype=np.int64)
-        counts = self.blocks[ent].astype(np.float64)
-        share4 = 4.0 * ((counts + 1.0) / (counts.sum(axis=1, keepdims=True) + 4.0))
-        out = np.empty((ent.shape[0], len(t0)))
-        for j, (a, b) in enumerate(
-            zip(np.asarray(t0).tolist(), np.asarray(t1).tolist(), strict=True)
-        ):
-            out[:, j] = share4 @ _block_weights(a // 3600, b // 3600)
-        return out
+        return _time_of_day(_block_shares(ent, self.blocks), t0, t1)
+
+    def background(
+        self,
+        ent: np.ndarray,
+        x: float,
+        y: float,
+        n_near: int,
+        rasters: DensityRasters,
+        t0: np.ndarray,
+        t1: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(:meth:`rate_per_hour`, :meth:`share_near`, :meth:`time_of_day_factors`,
+        :meth:`is_fleet`) of ``ent``, the same numbers, from one kernel call.
+
+        A scene query needs all four for the same entities; for its hundred or so
+        entities four calls' conversions and dispatches cost more than the arithmetic.
+        """
+        ent = np.ascontiguousarray(ent, dtype=np.int64)
+        r = rasters
+        rate, share, fleet, share4 = _background(
+            ent, self.count, self.first, self.last, self.blocks, self.moments, self._floor_h(),
+            float(x), float(y), float(n_near), r.grids, r.x0, r.y0, r.cell, np.log(r.sigmas),
+            MIN_SIGMA_M, self.FLEET_PER_DAY, self.FLEET_REACH_KM,
+        )  # fmt: skip
+        return rate, share, _time_of_day(share4, t0, t1), fleet
 
     def spread_km(self, ent: np.ndarray) -> np.ndarray:
         """Spatial spread (isotropic standard deviation, km) of where each entity was seen."""
-        ent = np.asarray(ent, dtype=np.int64)
-        n = np.maximum(self.count[ent].astype(np.float64), 1.0)
-        m = self.moments[ent]
-        mx, my = m[:, 0] / n, m[:, 1] / n
-        return np.sqrt(np.maximum(m[:, 2] / n - mx * mx - my * my, 0.0) / 2.0) / 1000.0
+        return _spreads(np.asarray(ent, dtype=np.int64), self.count, self.moments)
 
     def is_fleet(self, ent: np.ndarray, rate: np.ndarray | None = None) -> np.ndarray:
         """Ubiquitous entities: taxis and buses (more than :attr:`FLEET_PER_DAY` reads a day)
@@ -270,7 +372,6 @@ class EntityStats:
 
         ``rate`` is :meth:`rate_per_hour` of ``ent`` when the caller has it already.
         """
-        per_day = (self.rate_per_hour(ent) if rate is None else rate) * 24.0
-        return (per_day > self.FLEET_PER_DAY) | (
-            per_day * self.spread_km(ent) > self.FLEET_REACH_KM
-        )
+        ent = np.asarray(ent, dtype=np.int64)
+        rate = self.rate_per_hour(ent) if rate is None else np.asarray(rate, dtype=np.float64)
+        return _fleet(ent, rate, self.count, self.moments, self.FLEET_PER_DAY, self.FLEET_REACH_KM)

@@ -27,6 +27,7 @@ stopped there; one that drove past is seen once, or twice a minute apart).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from geo.projection import point_to_metres
+from graph.spacetime import _scene_kernels as kern
 from graph.spacetime.checkpoints import CheckpointRegistry
 from graph.spacetime.entities import EntityStats
 from graph.spacetime.index import PARTITION_S, SightingIndex
@@ -134,13 +136,38 @@ def _blocks(t0: int, t1: int) -> np.ndarray:
     return np.arange((t0 + LOCAL_OFFSET_S) // BLOCK_S, (t1 + LOCAL_OFFSET_S) // BLOCK_S + 1)
 
 
+@functools.lru_cache(maxsize=4096)
+def _block_spans(t0: int, t1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The local 6-hour blocks [t0, t1] touches, each block's part of it (starts, ends)
+    and that part's length in hours (at least a minute).
+
+    Cached: a case's window is judged three times and again for each late sighting, and
+    these are four small numpy operations each time. The arrays are shared: read-only.
+    """
+    blocks = _blocks(t0, t1)
+    starts = np.maximum(blocks * BLOCK_S - LOCAL_OFFSET_S, t0)
+    ends = np.minimum((blocks + 1) * BLOCK_S - LOCAL_OFFSET_S, t1)
+    hours = np.maximum((ends - starts) / 3600.0, 1.0 / 60.0)
+    for arr in (blocks, starts, ends, hours):
+        arr.flags.writeable = False
+    return blocks, starts, ends, hours
+
+
 def _held_days(index: SightingIndex, w: SceneWindow, days: int) -> Iterator[tuple[int, int, int]]:
-    """(k, t0, t1) of the window shifted back k = 1..days days, for the days the index holds."""
+    """(k, t0, t1) of the window shifted back k = 1..days days, for the days the index holds.
+
+    The retention floor is read once (a property that computes) and the partition test
+    is a set operation, not a generator: every scene query asks this for each of its
+    ``days`` days. Days further back only end earlier, so the first one past the floor
+    ends the search.
+    """
+    oldest = index.oldest_time
+    held = index.partitions.keys()
     for k in range(1, days + 1):
         t0, t1 = w.t0 - k * 86400, w.t1 - k * 86400
-        if t1 >= index.oldest_time and any(
-            h in index.partitions for h in range(t0 // PARTITION_S, t1 // PARTITION_S + 1)
-        ):
+        if t1 < oldest:
+            return
+        if not held.isdisjoint(range(t0 // PARTITION_S, t1 // PARTITION_S + 1)):
             yield k, t0, t1
 
 
@@ -165,18 +192,15 @@ def _own_blocks(
     for k, t0, t1 in _held_days(index, w, days):
         available += 1
         seen, _, seen_t = index.query(w.cps, t0, t1)
-        if not seen.size or not ents.size:
-            continue
         # rows of ``ents`` (sorted, distinct) by binary search: a lookup table as long as
         # the largest entity id cost a province-sized allocation per query
-        row = np.minimum(np.searchsorted(ents, seen), ents.size - 1)
-        keep = ents[row] == seen
-        row, seen_t = row[keep], seen_t[keep]
+        row, blk = kern.day_presence(
+            ents, seen, seen_t, k * 86400 + LOCAL_OFFSET_S, int(blocks[0]), blocks.size, BLOCK_S
+        )
         if not row.size:
             continue
-        blk = (seen_t + k * 86400 + LOCAL_OFFSET_S) // BLOCK_S - blocks[0]
         hit = np.zeros((ents.size, blocks.size), dtype=bool)
-        hit[row, np.clip(blk, 0, blocks.size - 1)] = True
+        hit[row, blk] = True
         if excused is not None:
             present = np.flatnonzero(hit.any(axis=1))
             hit[present[excused(ents[present], t0, t1)]] = False
@@ -257,7 +281,9 @@ def scene_hits(
 
     ``only`` restricts the answer to some entity ids (used for late sightings);
     ``past`` (with no ``excused``) replaces the history queries by a table built once.
-    Complexity: one index window query plus ``history_days`` history queries.
+    Complexity: one index window query plus ``history_days`` history queries; the
+    per-read and per-entity work is a few numba kernels (:mod:`._scene_kernels`), which
+    give bit for bit what the numpy expressions they replaced gave.
     """
     ent, cp, t = index.query(window.cps, window.t0, window.t1)
     if only is not None and ent.size:
@@ -272,65 +298,41 @@ def scene_hits(
         z = np.empty(0)
         zi = np.empty(0, np.int32)
         return SceneHits(window, zi, zi, zi, z, z, z, zi)
-    dist_of_cp = np.zeros(int(max(cp.max(), window.cps.max())) + 1)
-    dist_of_cp[window.cps] = window.dist_m
-
-    blocks = _blocks(window.t0, window.t1)
-    uniq, row_of = np.unique(ent, return_inverse=True)
-    starts = np.maximum(blocks * BLOCK_S - LOCAL_OFFSET_S, window.t0)
-    ends = np.minimum((blocks + 1) * BLOCK_S - LOCAL_OFFSET_S, window.t1)
-    hours = np.maximum((ends - starts) / 3600.0, 1.0 / 60.0)
-    share = stats.share_near(
-        uniq, window.x, window.y, int(window.cps.size), registry.density_rasters()
+    blocks, starts, ends, hours = _block_spans(window.t0, window.t1)
+    uniq, row_of, stay = kern.entity_rows(ent, t, STAY_MAX_S)
+    rasters = registry.density_rasters()
+    rate, share, tod, fleet = stats.background(
+        uniq, window.x, window.y, int(window.cps.size), rasters, starts, ends
     )
-    rate = stats.rate_per_hour(uniq)
-    tod = stats.time_of_day_factors(uniq, starts, ends)
-    mu_area = (rate * share)[:, None] * hours[None, :] * tod
     if past is not None and excused is None:
         own, available = past.lookup(uniq.astype(np.int64), blocks.size), past.available
     else:
         own, available = _own_blocks(index, window, uniq, blocks, history_days, excused)
-    mu_own = (own + PRIOR_DAYS * mu_area) / (available + PRIOR_DAYS)
-    mu = np.maximum(mu_own, mu_area)
-    fleet = stats.is_fleet(uniq, rate)
-    mu[fleet] = np.maximum(mu[fleet], FLEET_MU)
-
-    # each row's block and its μ; per entity the row in its least expected block, nearest
-    # checkpoint first, then nearest the middle of the window
-    blk = np.clip((t + LOCAL_OFFSET_S) // BLOCK_S - blocks[0], 0, blocks.size - 1)
-    row_mu = mu[row_of, blk]
-    mid = 0.5 * (window.start + window.end)
-    order = np.lexsort((np.abs(t - mid), dist_of_cp[cp], row_mu, row_of))
-    first = order[np.r_[True, row_of[order][1:] != row_of[order][:-1]]]
-    mu_min = row_mu[first]
-    ent_rows = row_of[first]
-    total = np.where(mu[ent_rows] <= mu_min[:, None] * (1 + 1e-9), mu[ent_rows], 0.0).sum(axis=1)
-    total = np.maximum(total, MIN_MU)
+    mu = kern.expected_visits(
+        rate, share, hours, tod, own, available + PRIOR_DAYS, PRIOR_DAYS, fleet, FLEET_MU
+    )
+    # per entity the read in its least expected block, nearest checkpoint first, then
+    # nearest the middle of the window; the blocks at most as expected as that one
+    first, masked, dist, proximity = kern.best_rows(
+        row_of,
+        cp,
+        t,
+        mu,
+        window.cps,
+        window.dist_m,
+        int(blocks[0]),
+        BLOCK_S,
+        LOCAL_OFFSET_S,
+        0.5 * (window.start + window.end),
+        1 + 1e-9,
+        NEAR_M,
+    )
+    total = np.maximum(masked.sum(axis=1), MIN_MU)
     p = -np.expm1(-total)
-    stay = _stays(row_of, t, uniq.size)[ent_rows]
-    ent, cp, t = ent[first], cp[first], t[first]
     # A camera kilometres away says less about who was at the scene than one at the gate:
-    # beyond NEAR_M the weight shrinks with the square root of the distance.
-    proximity = np.sqrt(np.minimum(1.0, NEAR_M / np.maximum(dist_of_cp[cp], 1.0)))
+    # beyond NEAR_M the weight shrinks with the square root of the distance (``proximity``).
     weight = np.minimum(-np.log(p), MAX_WEIGHT) * proximity
-    return SceneHits(window, ent, cp, t, dist_of_cp[cp], weight, p, stay)
-
-
-def _stays(row_of: np.ndarray, t: np.ndarray, n: int) -> np.ndarray:
-    """Per entity (``row_of`` numbers the entities 0..n-1) the longest gap between two of
-    its consecutive reads that is at most ``STAY_MAX_S``: a vehicle seen arriving near a
-    scene and leaving it half an hour later stayed there; one that drove past is seen once,
-    or at two cameras a minute or two apart; one seen again hours later went away and came
-    back (a resident), which says nothing about the scene's hour."""
-    out = np.zeros(n, dtype=np.int32)
-    if t.size < 2:
-        return out
-    order = np.lexsort((t, row_of))
-    r, tt = row_of[order], t[order].astype(np.int64)
-    gap = np.diff(tt)
-    ok = (r[1:] == r[:-1]) & (gap <= STAY_MAX_S)
-    np.maximum.at(out, r[1:][ok], gap[ok].astype(np.int32))
-    return out
+    return SceneHits(window, ent[first], cp[first], t[first], dist, weight, p, stay)
 
 
 def describe_offset(offset_s: int, start: int, end: int) -> str:
