@@ -240,6 +240,7 @@ class CoPresence:
             raise ValueError(f"{len(kinds)} entity kinds but {len(values)} entities")
         get = self.entities.ids.get
         intern = self.entities.intern
+        normal = entity_key.__wrapped__  # a new entity is seen once here: no LRU churn
         raw = self._raw_ids
         out = []
         for kind, value in zip(kinds, values, strict=True):
@@ -248,10 +249,12 @@ class CoPresence:
             if ident is None:
                 ident = raw.get(key)
                 if ident is None:
-                    ident = intern(entity_key(kind, value))
-                    if len(raw) >= RAW_IDS_MAX:
-                        raw.clear()  # bounded memory; busy forms come back at once
-                    raw[key] = ident
+                    norm = normal(kind, value)
+                    ident = intern(norm)
+                    if norm != key:  # only forms that are not normal need remembering
+                        if len(raw) >= RAW_IDS_MAX:
+                            raw.clear()  # bounded memory; busy forms come back at once
+                        raw[key] = ident
             out.append(ident)
         return np.asarray(out, dtype=np.int32)
 
