@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,6 +63,17 @@ def _closer(x, y, t, by_t, t_sorted, i, j, d, gap):  # noqa: ANN001, ANN201
         hi = np.searchsorted(t_sorted, t[k] + gap + _SLACK_S, side="right")
         count += _count_near(x, y, t, by_t, lo, hi, x[k], y[k], t[k], d, gap) - 2
     return count
+
+
+@njit(cache=True, nogil=True)
+def _closer_many(x, y, t, by_t, t_sorted, rows_i, rows_j, d, gap):  # noqa: ANN001, ANN201
+    """:func:`_closer` for each pair of rows ``(rows_i[k], rows_j[k])`` of one column: a
+    batch's pairs of a category in one call (the dispatch of a call costs more than a
+    typical pair's count)."""
+    out = np.empty(rows_i.shape[0], np.int64)
+    for k in range(rows_i.shape[0]):
+        out[k] = _closer(x, y, t, by_t, t_sorted, rows_i[k], rows_j[k], d[k], gap[k])
+    return out
 
 
 @dataclass
@@ -160,15 +172,53 @@ class PatternIndex:
         ``-1`` if the two are not both registered in the same category, or are farther
         apart than the pattern bounds.
         """
+        return self.closer_many([(case_a, case_b)])[0]
+
+    def closer_many(self, pairs: Sequence[tuple[str, str]]) -> list[int]:
+        """:meth:`closer` of each pair, in order: one compiled call per category of the
+        pairs rather than one a pair (a batch of reports asks about thousands of pairs,
+        most of them a new case's near-repeat neighbours in its own category)."""
+        out = [-1] * len(pairs)
         with self._lock:
-            wa, wb = self._where.get(case_a), self._where.get(case_b)
-            if wa is None or wb is None or wa[0] != wb[0]:
-                return -1
-            col = self._cols[wa[0]]
-            i, j = wa[1], wb[1]
-            d = math.hypot(col.x[i] - col.x[j], col.y[i] - col.y[j])
-            gap = abs(col.t[i] - col.t[j])
-            if d > self.max_m or gap > self.max_s:
-                return -1
-            count = _closer(col.x, col.y, col.t, col.by_t, col.t_sorted, i, j, d, gap)
-            return max(int(count), 0)
+            by_category: dict[str, tuple[list[int], list[int], list[int]]] = {}
+            for k, (case_a, case_b) in enumerate(pairs):
+                wa, wb = self._where.get(case_a), self._where.get(case_b)
+                if wa is None or wb is None or wa[0] != wb[0]:
+                    continue
+                at, rows_i, rows_j = by_category.setdefault(wa[0], ([], [], []))
+                at.append(k)
+                rows_i.append(wa[1])
+                rows_j.append(wb[1])
+            for category, (at, rows_i, rows_j) in by_category.items():
+                counts = self._closer_rows(self._cols[category], rows_i, rows_j)
+                for k, count in zip(at, counts, strict=True):
+                    out[k] = count
+        return out
+
+    def _closer_rows(self, col: _Column, rows_i: list[int], rows_j: list[int]) -> list[int]:
+        """:meth:`closer` for pairs of rows of one column (-1 beyond the pattern bounds).
+
+        The distance is ``math.hypot`` of the coordinate differences, as a pair alone gets
+        it: the count compares other rows' distances with it, so it must be the same
+        number to the last bit (numpy's hypot need not be).
+        """
+        ri, rj = np.array(rows_i, np.int64), np.array(rows_j, np.int64)
+        dx, dy = (col.x[ri] - col.x[rj]).tolist(), (col.y[ri] - col.y[rj]).tolist()
+        d = np.array([math.hypot(u, v) for u, v in zip(dx, dy, strict=True)])
+        gap = np.abs(col.t[ri] - col.t[rj])
+        inside = ~((d > self.max_m) | (gap > self.max_s))  # as a pair alone: NaN is inside
+        counts = np.full(ri.shape[0], -1, np.int64)
+        if inside.any():
+            found = _closer_many(
+                col.x,
+                col.y,
+                col.t,
+                col.by_t,
+                col.t_sorted,
+                ri[inside],
+                rj[inside],
+                d[inside],
+                gap[inside],
+            )
+            counts[inside] = np.maximum(found, 0)
+        return counts.tolist()

@@ -75,3 +75,22 @@ def test_candidates_and_closer_equal_a_scan_of_the_whole_category(days: float) -
             _scan(cases, ca, cb, 40_000.0, days * 86400.0) if ca.category == cb.category else -1
         )
         assert index.closer(ca.case_id, cb.case_id) == expected
+
+
+def test_closer_of_many_pairs_at_once_equals_each_pair_alone() -> None:
+    """The linker asks about a batch's pairs in one call (grouped by category): each answer
+    is the one the pair gets alone, whatever else is in the batch (other categories, pairs
+    across categories, beyond the bounds, unknown cases, a pair asked twice)."""
+    rng = np.random.default_rng(5)
+    index = PatternIndex(max_km=40.0, max_days=10.0)
+    cases = [_case(i, rng) for i in range(200)]
+    for case in cases:
+        index.add(case)
+    ids = [c.case_id for c in cases] + ["C-unknown"]
+    pairs = [tuple(rng.choice(ids, 2, replace=False).tolist()) for _ in range(400)]
+    pairs += pairs[:5]
+    many = index.closer_many(pairs)
+    alone = [index.closer(a, b) for a, b in pairs]
+    assert many == alone
+    assert {-1, 0} < set(many), "the pairs cover the cases that matter"
+    assert index.closer_many([]) == []
