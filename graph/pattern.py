@@ -39,15 +39,36 @@ log = logging.getLogger(__name__)
 #: seconds: a time slice is this much wider than its bound (the exact test decides; the
 #: slice only has to hold it)
 _SLACK_S = 1.0
+#: relative margin around a squared distance bound outside which a row is decided without
+#: hypot (see _count_near): far wider than hypot's error (an ulp, 2e-16), far narrower
+#: than any distance that matters
+_MARGIN = 1e-9
 
 
 @njit(cache=True, nogil=True)
 def _count_near(x, y, t, by_t, lo, hi, x0, y0, t0, max_m, max_s):  # noqa: ANN001, ANN201
     """Rows ``by_t[lo:hi]`` at most ``max_m`` from (x0, y0) and ``max_s`` from ``t0``. O(hi - lo)."""
+    # The squared distance decides a row without calling hypot unless it is within a
+    # relative 1e-9 of the bound: hypot is within an ulp of the root of it, so a row
+    # decided either way is decided as hypot would (margins kept clear of under- and
+    # overflow; NaN compares false and falls through to hypot, as before)
+    bound2 = max_m * max_m
+    outside2, inside2 = bound2 * (1.0 + _MARGIN), bound2 * (1.0 - _MARGIN)
+    squares = 1e-100 < bound2 < 1e100
     count = 0
     for k in range(lo, hi):
         r = by_t[k]
-        if abs(t[r] - t0) <= max_s and math.hypot(x[r] - x0, y[r] - y0) <= max_m:
+        if not abs(t[r] - t0) <= max_s:
+            continue
+        dx, dy = x[r] - x0, y[r] - y0
+        if squares:
+            s = dx * dx + dy * dy
+            if s > outside2:
+                continue
+            if s < inside2:
+                count += 1
+                continue
+        if math.hypot(dx, dy) <= max_m:
             count += 1
     return count
 
@@ -87,17 +108,27 @@ class _Column:
     #: every case the category ever had
     by_t: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     t_sorted: np.ndarray = field(default_factory=lambda: np.empty(0))
+    #: the buffers ``by_t`` and ``t_sorted`` are the first ``n`` of: a new row shifts the
+    #: later ones in place (``np.insert`` copied both whole and cost more than the shift)
+    _order: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    _times: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     def append(self, case_id: str, x: float, y: float, t: float) -> None:
-        if self.n == self.x.shape[0]:
-            cap = max(64, 2 * self.n)
-            self.x, self.y, self.t = (np.resize(a, cap) for a in (self.x, self.y, self.t))
+        n = self.n
+        if n == self.x.shape[0]:
+            cap = max(64, 2 * n)
+            self.x, self.y, self.t, self._times = (
+                np.resize(a, cap) for a in (self.x, self.y, self.t, self._times)
+            )
+            self._order = np.resize(self._order, cap)
         self.ids.append(case_id)
-        self.x[self.n], self.y[self.n], self.t[self.n] = x, y, t
+        self.x[n], self.y[n], self.t[n] = x, y, t
         at = int(np.searchsorted(self.t_sorted, t, side="right"))
-        self.by_t = np.insert(self.by_t, at, self.n)
-        self.t_sorted = np.insert(self.t_sorted, at, t)
-        self.n += 1
+        self._order[at + 1 : n + 1] = self._order[at:n]  # overlapping: numpy copies safely
+        self._times[at + 1 : n + 1] = self._times[at:n]
+        self._order[at], self._times[at] = n, t
+        self.n = n + 1
+        self.by_t, self.t_sorted = self._order[: n + 1], self._times[: n + 1]
 
     def _slice(self, t: float, max_s: float) -> tuple[int, int]:
         lo = int(np.searchsorted(self.t_sorted, t - max_s - _SLACK_S, side="left"))
