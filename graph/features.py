@@ -183,10 +183,22 @@ class CaseTerms:
     night: bool  # the window covers the small hours
 
 
+#: case id -> (the case, its scene and window, its MO then, its terms): a case is in pairs
+#: of many batches (near-repeat neighbours and co-presence partners arrive over days), and
+#: its terms change only with what they are made of (a later report adds to its MO)
+_TERMS: dict[str, tuple[Case, tuple, list[str], CaseTerms]] = {}
+
+
 def case_terms(case: Case) -> CaseTerms:
-    """A case's :class:`CaseTerms` now (a case's reports can change them: per batch)."""
+    """A case's :class:`CaseTerms`, as they are now."""
+    source = (case.category, case.lon, case.lat, case.occurred_start, case.occurred_end)
+    memo = _TERMS.get(case.case_id)
+    if memo is not None and memo[0] is case and memo[1] == source and memo[2] == case.mo:
+        return memo[3]
+    if len(_TERMS) >= _SMALL_HOURS_MAX:
+        _TERMS.clear()
     lat_rad, cos_lat = _lat_terms(case.lat)
-    return CaseTerms(
+    terms = CaseTerms(
         case.category,
         _family(case.category),
         frozenset(case.mo),
@@ -196,6 +208,8 @@ def case_terms(case: Case) -> CaseTerms:
         case.occurred_start,
         _covers_small_hours(case),
     )
+    _TERMS[case.case_id] = (case, source, list(case.mo), terms)
+    return terms
 
 
 def terms_vector(a: CaseTerms, b: CaseTerms, ev: PairEvidence) -> list[float]:
