@@ -123,7 +123,7 @@ class _Column:
             self._order = np.resize(self._order, cap)
         self.ids.append(case_id)
         self.x[n], self.y[n], self.t[n] = x, y, t
-        at = int(np.searchsorted(self.t_sorted, t, side="right"))
+        at = int(self.t_sorted.searchsorted(t, side="right"))
         self._order[at + 1 : n + 1] = self._order[at:n]  # overlapping: numpy copies safely
         self._times[at + 1 : n + 1] = self._times[at:n]
         self._order[at], self._times[at] = n, t
@@ -131,8 +131,9 @@ class _Column:
         self.by_t, self.t_sorted = self._order[: n + 1], self._times[: n + 1]
 
     def _slice(self, t: float, max_s: float) -> tuple[int, int]:
-        lo = int(np.searchsorted(self.t_sorted, t - max_s - _SLACK_S, side="left"))
-        hi = int(np.searchsorted(self.t_sorted, t + max_s + _SLACK_S, side="right"))
+        # the array's methods: np.searchsorted's dispatch costs more than a short search
+        lo = int(self.t_sorted.searchsorted(t - max_s - _SLACK_S, side="left"))
+        hi = int(self.t_sorted.searchsorted(t + max_s + _SLACK_S, side="right"))
         return lo, hi
 
     def within(self, x: float, y: float, t: float, max_m: float, max_s: float) -> np.ndarray:
@@ -164,7 +165,9 @@ class PatternIndex:
         self.max_m = max_km * 1000.0
         self.max_s = max_days * 86400.0
         self._cols: dict[str, _Column] = {}
-        self._where: dict[str, tuple[str, int]] = {}  # case -> (category, row)
+        #: case -> (category, row, x, y, t): the row's values as Python floats too, so a
+        #: pair's distance and gap are had without reading the columns
+        self._where: dict[str, tuple[str, int, float, float, float]] = {}
         self._total = 0
         self._lock = threading.RLock()
 
@@ -180,13 +183,14 @@ class PatternIndex:
             t = case.occurred_start.timestamp()
             col = self._cols.setdefault(case.category, _Column())
             n = col.n
-            near = np.sort(col.within(x, y, t, self.max_m, self.max_s))  # in arrival order
+            near = col.within(x, y, t, self.max_m, self.max_s)
+            near.sort()  # in arrival order
             col.append(case.case_id, x, y, t)
-            self._where[case.case_id] = (case.category, n)
+            self._where[case.case_id] = (case.category, n, float(x), float(y), t)
             self._total += 1
             out = []
-            for i in near:
-                other = col.ids[int(i)]
+            for i in near.tolist():
+                other = col.ids[i]
                 out.append((other, case.case_id) if other < case.case_id else (case.case_id, other))
             return out
 
@@ -208,48 +212,53 @@ class PatternIndex:
     def closer_many(self, pairs: Sequence[tuple[str, str]]) -> list[int]:
         """:meth:`closer` of each pair, in order: one compiled call per category of the
         pairs rather than one a pair (a batch of reports asks about thousands of pairs,
-        most of them a new case's near-repeat neighbours in its own category)."""
+        most of them a new case's near-repeat neighbours in its own category).
+
+        A pair's distance is ``math.hypot`` of the coordinate differences, in Python as
+        for a pair alone: the count compares other rows' distances with it, so it must be
+        the same number to the last bit (numpy's hypot need not be).
+        """
         out = [-1] * len(pairs)
+        max_m, max_s = self.max_m, self.max_s
         with self._lock:
-            by_category: dict[str, tuple[list[int], list[int], list[int]]] = {}
+            where = self._where
+            #: category -> (places in ``pairs``, rows i, rows j, distances, gaps)
+            groups: dict[str, tuple[list[int], list[int], list[int], list[float], list[float]]]
+            groups = {}
             for k, (case_a, case_b) in enumerate(pairs):
-                wa, wb = self._where.get(case_a), self._where.get(case_b)
+                wa, wb = where.get(case_a), where.get(case_b)
                 if wa is None or wb is None or wa[0] != wb[0]:
                     continue
-                at, rows_i, rows_j = by_category.setdefault(wa[0], ([], [], []))
+                d = math.hypot(wa[2] - wb[2], wa[3] - wb[3])
+                gap = abs(wa[4] - wb[4])
+                if d > max_m or gap > max_s:
+                    continue
+                at, rows_i, rows_j, ds, gaps = groups.setdefault(wa[0], ([], [], [], [], []))
                 at.append(k)
                 rows_i.append(wa[1])
                 rows_j.append(wb[1])
-            for category, (at, rows_i, rows_j) in by_category.items():
-                counts = self._closer_rows(self._cols[category], rows_i, rows_j)
-                for k, count in zip(at, counts, strict=True):
+                ds.append(d)
+                gaps.append(gap)
+            for category, (at, *rows) in groups.items():
+                for k, count in zip(at, self._closer_rows(category, *rows), strict=True):
                     out[k] = count
         return out
 
-    def _closer_rows(self, col: _Column, rows_i: list[int], rows_j: list[int]) -> list[int]:
-        """:meth:`closer` for pairs of rows of one column (-1 beyond the pattern bounds).
-
-        The distance is ``math.hypot`` of the coordinate differences, as a pair alone gets
-        it: the count compares other rows' distances with it, so it must be the same
-        number to the last bit (numpy's hypot need not be).
-        """
-        ri, rj = np.array(rows_i, np.int64), np.array(rows_j, np.int64)
-        dx, dy = (col.x[ri] - col.x[rj]).tolist(), (col.y[ri] - col.y[rj]).tolist()
-        d = np.array([math.hypot(u, v) for u, v in zip(dx, dy, strict=True)])
-        gap = np.abs(col.t[ri] - col.t[rj])
-        inside = ~((d > self.max_m) | (gap > self.max_s))  # as a pair alone: NaN is inside
-        counts = np.full(ri.shape[0], -1, np.int64)
-        if inside.any():
-            found = _closer_many(
-                col.x,
-                col.y,
-                col.t,
-                col.by_t,
-                col.t_sorted,
-                ri[inside],
-                rj[inside],
-                d[inside],
-                gap[inside],
-            )
-            counts[inside] = np.maximum(found, 0)
-        return counts.tolist()
+    def _closer_rows(
+        self, category: str, rows_i: list[int], rows_j: list[int], d: list[float], gap: list[float]
+    ) -> list[int]:
+        """:meth:`closer` for pairs of rows of a category within the bounds, ``d`` metres
+        and ``gap`` seconds apart."""
+        col = self._cols[category]
+        found = _closer_many(
+            col.x,
+            col.y,
+            col.t,
+            col.by_t,
+            col.t_sorted,
+            np.array(rows_i, np.int64),
+            np.array(rows_j, np.int64),
+            np.array(d),
+            np.array(gap),
+        )
+        return np.maximum(found, 0).tolist()
