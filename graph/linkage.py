@@ -335,6 +335,8 @@ class Linker:
         person = self._person(case_a, case_b)
         category = a.category if a.category == b.category else None
         pair = (case_a, case_b) if case_a < case_b else (case_b, case_a)
+        # a membership test is atomic: evidence the companion worker adds meanwhile is read
+        # as if it came just after the summary (the pair is in the next batch's changes)
         if person is not None or pair in self.spacetime.evidence:
             return self._evidence(case_a, case_b, closer, category, person)
         if self._summaries is not None:
