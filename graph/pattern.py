@@ -14,7 +14,9 @@ and says how *unusual* a pair's closeness is:
   than telecom frauds, so two close fuel thefts say more).
 
 Work per new case, and per pair asked about, is one vectorised pass over its
-category's cases within the time bound (a slice of the cases in time order).
+category's cases within the time bound (a slice of the cases in time order). The
+linker asks about a batch's pairs at once (:meth:`PatternIndex.closer_many`): one
+compiled call per category, not one per pair.
 """
 
 from __future__ import annotations
