@@ -44,7 +44,18 @@ from typing import Any
 from geo.distance import EARTH_RADIUS_M
 from graph.cases import Case
 
-__all__ = ["FEATURES", "PairEvidence", "pair_features", "pair_vector", "sentences"]
+__all__ = [
+    "FEATURES",
+    "CaseTerms",
+    "PairEvidence",
+    "case_terms",
+    "pair_features",
+    "pair_vector",
+    "pattern_only_vector",
+    "pattern_terms",
+    "sentences",
+    "terms_vector",
+]
 
 FEATURES: tuple[str, ...] = (
     "st_best",
@@ -97,11 +108,10 @@ def _family(category: str) -> str:
     return category.split(".", 1)[0]
 
 
-def _km(a: Case, b: Case) -> float:
-    p1, c1 = _lat_terms(a.lat)
-    p2, c2 = _lat_terms(b.lat)
-    dp, dl = p2 - p1, math.radians(b.lon - a.lon)
-    h = math.sin(dp / 2) ** 2 + c1 * c2 * math.sin(dl / 2) ** 2
+def _terms_km(a: CaseTerms, b: CaseTerms) -> float:
+    """Great-circle km between two cases' scenes."""
+    dp, dl = b.lat_rad - a.lat_rad, math.radians(b.lon - a.lon)
+    h = math.sin(dp / 2) ** 2 + a.cos_lat * b.cos_lat * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h))) / 1000.0
 
 
@@ -154,31 +164,109 @@ def pair_features(a: Case, b: Case, ev: PairEvidence) -> dict[str, float]:
 def pair_vector(a: Case, b: Case, ev: PairEvidence) -> list[float]:
     """:func:`pair_features` as a list in :data:`FEATURES` order (the form the linker
     scores and keeps: no dictionary a pair)."""
-    mo_a, mo_b = set(a.mo), set(b.mo)
-    union = mo_a | mo_b
-    gap = abs((a.occurred_start - b.occurred_start).total_seconds()) / 86400.0
-    same = a.category == b.category
-    near = ev.closer >= 0 and same
+    return terms_vector(case_terms(a), case_terms(b), ev)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseTerms:
+    """What the pattern features read of one case, worked out once. A case is in many
+    pairs of a batch (a new report's near-repeat neighbours, its co-presence partners):
+    its MO set, family, latitude terms and small-hours window are the same in each."""
+
+    category: str
+    family: str
+    mo: frozenset[str]
+    lon: float
+    lat_rad: float
+    cos_lat: float
+    start: dt.datetime
+    night: bool  # the window covers the small hours
+
+
+#: case id -> (the case, its scene and window, its MO then, its terms): a case is in pairs
+#: of many batches (near-repeat neighbours and co-presence partners arrive over days), and
+#: its terms change only with what they are made of (a later report adds to its MO)
+_TERMS: dict[str, tuple[Case, tuple, list[str], CaseTerms]] = {}
+
+
+def case_terms(case: Case) -> CaseTerms:
+    """A case's :class:`CaseTerms`, as they are now."""
+    source = (case.category, case.lon, case.lat, case.occurred_start, case.occurred_end)
+    memo = _TERMS.get(case.case_id)
+    if memo is not None and memo[0] is case and memo[1] == source and memo[2] == case.mo:
+        return memo[3]
+    if len(_TERMS) >= _SMALL_HOURS_MAX:
+        _TERMS.clear()
+    lat_rad, cos_lat = _lat_terms(case.lat)
+    terms = CaseTerms(
+        case.category,
+        _family(case.category),
+        frozenset(case.mo),
+        case.lon,
+        lat_rad,
+        cos_lat,
+        case.occurred_start,
+        _covers_small_hours(case),
+    )
+    _TERMS[case.case_id] = (case, source, list(case.mo), terms)
+    return terms
+
+
+def terms_vector(a: CaseTerms, b: CaseTerms, ev: PairEvidence) -> list[float]:
+    """:func:`pair_vector` from the two cases' terms: the identity features of ``ev`` around
+    the pattern features (:func:`pattern_terms`)."""
     return [
         float(ev.st_best),
         math.log1p(ev.st_entities),
         math.log1p(ev.st_scenes),
         math.log1p(max(ev.companion, 0.0)),
         math.log1p(ev.person),
-        float(same),
-        float(same or _family(a.category) == _family(b.category)),
-        len(mo_a & mo_b) / len(union) if union else 0.0,
-        math.log1p(_km(a, b)),
-        math.log1p(gap),
-        float(_covers_small_hours(a) and _covers_small_hours(b)),
-        float(near),
-        math.log1p(ev.closer) if near else 0.0,
-        -math.log(max(ev.cat_share, 1e-6)) if same else 0.0,
+        *pattern_terms(a, b, ev.closer, ev.cat_share),
         math.log1p(ev.crowd),
         math.log1p(ev.comp_scenes),
         float(ev.stops),
     ]
 
 
+def pattern_terms(a: CaseTerms, b: CaseTerms, closer: int, cat_share: float) -> list[float]:
+    """The features from ``same_category`` to ``cat_rarity`` (FEATURES order): what the two
+    cases and the pattern index say, with no identity evidence."""
+    union = len(a.mo) + len(b.mo) - len(common := a.mo & b.mo)
+    gap = abs((a.start - b.start).total_seconds()) / 86400.0
+    same = a.category == b.category
+    near = closer >= 0 and same
+    return [
+        float(same),
+        float(same or a.family == b.family),
+        len(common) / union if union else 0.0,
+        math.log1p(_terms_km(a, b)),
+        math.log1p(gap),
+        float(a.night and b.night),
+        float(near),
+        math.log1p(closer) if near else 0.0,
+        -math.log(max(cat_share, 1e-6)) if same else 0.0,
+    ]
+
+
+def pattern_only_vector(a: CaseTerms, b: CaseTerms, closer: int, cat_share: float) -> list[float]:
+    """:func:`terms_vector` of a pair without identity evidence (no entity, companion or
+    person: most of the near-repeat pairs a batch scores), without gathering any."""
+    return [*_NO_IDENTITY_HEAD, *pattern_terms(a, b, closer, cat_share), *_NO_IDENTITY_TAIL]
+
+
+def _identity_split() -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The identity features of a pair without identity evidence, before and after the
+    pattern features: what :func:`terms_vector` computes for an empty :class:`PairEvidence`
+    (computed here, not written out, so the two cannot part)."""
+    head = FEATURES.index("same_category")
+    tail = FEATURES.index("cat_rarity") + 1
+    terms = CaseTerms("", "", frozenset(), 0.0, 0.0, 1.0, dt.datetime(2026, 1, 1), False)
+    empty = terms_vector(terms, terms, PairEvidence())
+    return tuple(empty[:head]), tuple(empty[tail:])
+
+
 def as_vector(features: Mapping[str, float]) -> list[float]:
     return [float(features[name]) for name in FEATURES]
+
+
+_NO_IDENTITY_HEAD, _NO_IDENTITY_TAIL = _identity_split()

@@ -17,7 +17,15 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from graph.cases import CaseBook
-from graph.features import FEATURES, PairEvidence, pair_vector, sentences
+from graph.features import (
+    FEATURES,
+    CaseTerms,
+    PairEvidence,
+    case_terms,
+    pattern_only_vector,
+    sentences,
+    terms_vector,
+)
 from graph.linkmodel import Contribution, LinkModel
 from graph.pattern import PatternIndex
 from graph.persons.sink import PersonSink
@@ -146,8 +154,8 @@ class Linker:
             summaries = self._summaries = {}
             self._scenes = {}
             try:
-                for pair in sorted(changed):  # sorted: evidence order must not depend on hashing
-                    link = self.score(*pair)
+                pairs = sorted(changed)  # sorted: evidence order must not depend on hashing
+                for pair, link in zip(pairs, self._score_pairs(pairs), strict=True):
                     if link is None:
                         continue
                     self.links[pair] = link
@@ -198,11 +206,31 @@ class Linker:
 
     def evidence(self, case_a: str, case_b: str) -> PairEvidence:
         """Identity evidence the cores hold for a pair (either order)."""
-        ev = PairEvidence()
-        ev.closer = self.pattern.closer(case_a, case_b)
         a, b = self.cases.get(case_a), self.cases.get(case_b)
-        if a is not None and b is not None and a.category == b.category:
-            ev.cat_share = self.pattern.share(a.category)
+        same = a is not None and b is not None and a.category == b.category
+        category = a.category if same and a is not None else None
+        closer = self.pattern.closer(case_a, case_b)
+        return self._evidence(case_a, case_b, closer, category, self._person(case_a, case_b))
+
+    def _person(self, case_a: str, case_b: str) -> tuple[float, str] | None:
+        """The person evidence between two cases (``None``: none, or no person sink)."""
+        return self.persons.between(case_a, case_b) if self.persons is not None else None
+
+    def _evidence(
+        self,
+        case_a: str,
+        case_b: str,
+        closer: int,
+        category: str | None,
+        person: tuple[float, str] | None,
+    ) -> PairEvidence:
+        """:meth:`evidence` with what a batch gathers for all its pairs at once: the pattern
+        index's ``closer``, the category the two cases share (``None``: they differ) and
+        the person evidence."""
+        ev = PairEvidence()
+        ev.closer = closer
+        if category is not None:
+            ev.cat_share = self.pattern.share(category)
         near, n_near, bridge = found = self.spacetime.summary(case_a, case_b, 3)
         if self._summaries is not None:  # scoring a batch's pairs: kept for the graph store
             self._summaries[(case_a, case_b)] = found
@@ -225,11 +253,9 @@ class Linker:
             # record near scenes of this kind; the weaker of the two speaks for the crew
             ev.comp_scenes = min(self._scenes_of(key, case_a) for key in bridge.entity.split("+"))
             ev.details.append(("companion", bridge))
-        if self.persons is not None:
-            person = self.persons.between(case_a, case_b)
-            if person is not None:
-                ev.person = max(0.0, person[0])
-                ev.details.insert(0, ("person", person[1]))
+        if person is not None:
+            ev.person = max(0.0, person[0])
+            ev.details.insert(0, ("person", person[1]))
         return ev
 
     def _scenes_of(self, entity: str, like_case: str) -> int:
@@ -248,15 +274,74 @@ class Linker:
         """Score a pair now. The evidence sentences are written for a link that is kept
         (probability at or above the threshold) or ``explain``ed; the millions of weak
         pairs a province day scores keep their numbers only."""
-        a, b = self.cases.get(case_a), self.cases.get(case_b)
-        if a is None or b is None:
-            return None
-        ev = self.evidence(case_a, case_b)
-        x = pair_vector(a, b, ev)
-        p = self.model.probability_of(x)
-        lo, hi = (case_a, case_b) if case_a <= case_b else (case_b, case_a)
-        kept = explain or p >= self.model.threshold
-        return Link(lo, hi, p, array("d", x), sentences(ev) if kept else ())
+        return self._score_pairs([(case_a, case_b)], explain=explain)[0]
+
+    def _score_pairs(
+        self, pairs: Sequence[tuple[str, str]], *, explain: bool = False
+    ) -> list[Link | None]:
+        """:meth:`score` of each pair (``None``: a case unknown), as a batch.
+
+        What is the same for many pairs is worked out once: each case's terms
+        (:func:`case_terms`), the pattern index's ``closer`` (one compiled call per
+        category) and the probabilities (one pass of the model over all the vectors). A
+        pair without identity evidence (no entity near both scenes, companion bridge or
+        person: most near-repeat pairs) is scored on its pattern features without
+        gathering any (:func:`pattern_only_vector`); the numbers are those of
+        :meth:`evidence` and :func:`pair_vector`, to the last bit.
+        """
+        terms = self._terms_of(pairs)
+        closer = self.pattern.closer_many(pairs)
+        scored: list[tuple[int, PairEvidence | None]] = []  # (pair's place, its evidence)
+        vectors: list[list[float]] = []
+        for k, ((case_a, case_b), near) in enumerate(zip(pairs, closer, strict=True)):
+            a, b = terms[case_a], terms[case_b]
+            if a is None or b is None:
+                continue
+            ev = self._identity(case_a, case_b, near, a, b)
+            if ev is None:
+                share = self.pattern.share(a.category) if a.category == b.category else 1.0
+                vectors.append(pattern_only_vector(a, b, near, share))
+            else:
+                vectors.append(terms_vector(a, b, ev))
+            scored.append((k, ev))
+        out: list[Link | None] = [None] * len(pairs)
+        probabilities = self.model.probabilities_of(vectors)
+        threshold = self.model.threshold
+        for (k, ev), x, p in zip(scored, vectors, probabilities, strict=True):
+            case_a, case_b = pairs[k]
+            lo, hi = (case_a, case_b) if case_a <= case_b else (case_b, case_a)
+            kept = ev is not None and (explain or p >= threshold)
+            out[k] = Link(lo, hi, p, array("d", x), sentences(ev) if kept else ())
+        return out
+
+    def _terms_of(self, pairs: Sequence[tuple[str, str]]) -> dict[str, CaseTerms | None]:
+        """Case id -> its :class:`CaseTerms` (``None``: not a known case), for every case of
+        ``pairs``, each worked out once."""
+        out: dict[str, CaseTerms | None] = {}
+        for pair in pairs:
+            for case_id in pair:
+                if case_id not in out:
+                    case = self.cases.get(case_id)
+                    out[case_id] = case_terms(case) if case is not None else None
+        return out
+
+    def _identity(
+        self, case_a: str, case_b: str, closer: int, a: CaseTerms, b: CaseTerms
+    ) -> PairEvidence | None:
+        """A pair's evidence (:meth:`evidence`), or ``None`` if it has no identity
+        evidence: no space-time evidence stored for the pair and no person evidence. Such a
+        pair's space-time summary is the empty one (kept for the graph store as
+        :meth:`evidence` would keep it), and its features are its pattern features."""
+        person = self._person(case_a, case_b)
+        category = a.category if a.category == b.category else None
+        pair = (case_a, case_b) if case_a < case_b else (case_b, case_a)
+        # a membership test is atomic: evidence the companion worker adds meanwhile is read
+        # as if it came just after the summary (the pair is in the next batch's changes)
+        if person is not None or pair in self.spacetime.evidence:
+            return self._evidence(case_a, case_b, closer, category, person)
+        if self._summaries is not None:
+            self._summaries[(case_a, case_b)] = ([], 0, None)
+        return None
 
     def explain(self, case_a: str, case_b: str) -> tuple[Link | None, list[Contribution]]:
         """The link between two cases (scored now, even if never a candidate) and each

@@ -174,6 +174,28 @@ class LinkModel:
             z += w * float(value)
         return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
 
+    def probabilities_of(self, vectors: Sequence[Sequence[float]]) -> list[float]:
+        """:meth:`probability_of` of each vector, to the last bit, in one pass over a batch.
+
+        The logits are summed one feature at a time over all the vectors: the same
+        products added in the same order as one vector's loop (numpy multiplies and adds
+        elementwise, each rounded once: no reordered sum, no fused multiply-add, as a
+        matrix product could have). The exponential is ``math.exp``'s, not numpy's (whose
+        last bit need not be the same).
+        """
+        if not vectors:
+            return []
+        x = np.array(vectors, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != len(FEATURES):
+            raise ValueError(f"expected vectors of {len(FEATURES)} features, got {x.shape}")
+        (z_base, w_base), (z_co, w_co) = self._vector_terms
+        co = (x[:, _ST] > 0.0) | (x[:, _COMP] > 0.0)
+        z = np.where(co, z_co, z_base)
+        weights = np.where(co[:, None], np.array([w_co]), np.array([w_base]))
+        for k in range(len(FEATURES)):
+            z += weights[:, k] * x[:, k]
+        return [1.0 / (1.0 + math.exp(-v)) if v > -700 else 0.0 for v in z.tolist()]
+
     @cached_property
     def _vector_terms(self) -> tuple[tuple[float, tuple[float, ...]], ...]:
         return tuple((z, tuple(w for _, w in terms)) for z, terms in self._terms)

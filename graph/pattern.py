@@ -14,7 +14,9 @@ and says how *unusual* a pair's closeness is:
   than telecom frauds, so two close fuel thefts say more).
 
 Work per new case, and per pair asked about, is one vectorised pass over its
-category's cases within the time bound (a slice of the cases in time order).
+category's cases within the time bound (a slice of the cases in time order). The
+linker asks about a batch's pairs at once (:meth:`PatternIndex.closer_many`): one
+compiled call per category, not one per pair.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,15 +41,36 @@ log = logging.getLogger(__name__)
 #: seconds: a time slice is this much wider than its bound (the exact test decides; the
 #: slice only has to hold it)
 _SLACK_S = 1.0
+#: relative margin around a squared distance bound outside which a row is decided without
+#: hypot (see _count_near): far wider than hypot's error (an ulp, 2e-16), far narrower
+#: than any distance that matters
+_MARGIN = 1e-9
 
 
 @njit(cache=True, nogil=True)
 def _count_near(x, y, t, by_t, lo, hi, x0, y0, t0, max_m, max_s):  # noqa: ANN001, ANN201
     """Rows ``by_t[lo:hi]`` at most ``max_m`` from (x0, y0) and ``max_s`` from ``t0``. O(hi - lo)."""
+    # The squared distance decides a row without calling hypot unless it is within a
+    # relative 1e-9 of the bound: hypot is within an ulp of the root of it, so a row
+    # decided either way is decided as hypot would (margins kept clear of under- and
+    # overflow; NaN compares false and falls through to hypot, as before)
+    bound2 = max_m * max_m
+    outside2, inside2 = bound2 * (1.0 + _MARGIN), bound2 * (1.0 - _MARGIN)
+    squares = 1e-100 < bound2 < 1e100
     count = 0
     for k in range(lo, hi):
         r = by_t[k]
-        if abs(t[r] - t0) <= max_s and math.hypot(x[r] - x0, y[r] - y0) <= max_m:
+        if not abs(t[r] - t0) <= max_s:
+            continue
+        dx, dy = x[r] - x0, y[r] - y0
+        if squares:
+            s = dx * dx + dy * dy
+            if s > outside2:
+                continue
+            if s < inside2:
+                count += 1
+                continue
+        if math.hypot(dx, dy) <= max_m:
             count += 1
     return count
 
@@ -64,6 +88,17 @@ def _closer(x, y, t, by_t, t_sorted, i, j, d, gap):  # noqa: ANN001, ANN201
     return count
 
 
+@njit(cache=True, nogil=True)
+def _closer_many(x, y, t, by_t, t_sorted, rows_i, rows_j, d, gap):  # noqa: ANN001, ANN201
+    """:func:`_closer` for each pair of rows ``(rows_i[k], rows_j[k])`` of one column: a
+    batch's pairs of a category in one call (the dispatch of a call costs more than a
+    typical pair's count)."""
+    out = np.empty(rows_i.shape[0], np.int64)
+    for k in range(rows_i.shape[0]):
+        out[k] = _closer(x, y, t, by_t, t_sorted, rows_i[k], rows_j[k], d[k], gap[k])
+    return out
+
+
 @dataclass
 class _Column:
     ids: list[str] = field(default_factory=list)
@@ -75,21 +110,32 @@ class _Column:
     #: every case the category ever had
     by_t: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     t_sorted: np.ndarray = field(default_factory=lambda: np.empty(0))
+    #: the buffers ``by_t`` and ``t_sorted`` are the first ``n`` of: a new row shifts the
+    #: later ones in place (``np.insert`` copied both whole and cost more than the shift)
+    _order: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    _times: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     def append(self, case_id: str, x: float, y: float, t: float) -> None:
-        if self.n == self.x.shape[0]:
-            cap = max(64, 2 * self.n)
-            self.x, self.y, self.t = (np.resize(a, cap) for a in (self.x, self.y, self.t))
+        n = self.n
+        if n == self.x.shape[0]:
+            cap = max(64, 2 * n)
+            self.x, self.y, self.t, self._times = (
+                np.resize(a, cap) for a in (self.x, self.y, self.t, self._times)
+            )
+            self._order = np.resize(self._order, cap)
         self.ids.append(case_id)
-        self.x[self.n], self.y[self.n], self.t[self.n] = x, y, t
-        at = int(np.searchsorted(self.t_sorted, t, side="right"))
-        self.by_t = np.insert(self.by_t, at, self.n)
-        self.t_sorted = np.insert(self.t_sorted, at, t)
-        self.n += 1
+        self.x[n], self.y[n], self.t[n] = x, y, t
+        at = int(self.t_sorted.searchsorted(t, side="right"))
+        self._order[at + 1 : n + 1] = self._order[at:n]  # overlapping: numpy copies safely
+        self._times[at + 1 : n + 1] = self._times[at:n]
+        self._order[at], self._times[at] = n, t
+        self.n = n + 1
+        self.by_t, self.t_sorted = self._order[: n + 1], self._times[: n + 1]
 
     def _slice(self, t: float, max_s: float) -> tuple[int, int]:
-        lo = int(np.searchsorted(self.t_sorted, t - max_s - _SLACK_S, side="left"))
-        hi = int(np.searchsorted(self.t_sorted, t + max_s + _SLACK_S, side="right"))
+        # the array's methods: np.searchsorted's dispatch costs more than a short search
+        lo = int(self.t_sorted.searchsorted(t - max_s - _SLACK_S, side="left"))
+        hi = int(self.t_sorted.searchsorted(t + max_s + _SLACK_S, side="right"))
         return lo, hi
 
     def within(self, x: float, y: float, t: float, max_m: float, max_s: float) -> np.ndarray:
@@ -121,7 +167,9 @@ class PatternIndex:
         self.max_m = max_km * 1000.0
         self.max_s = max_days * 86400.0
         self._cols: dict[str, _Column] = {}
-        self._where: dict[str, tuple[str, int]] = {}  # case -> (category, row)
+        #: case -> (category, row, x, y, t): the row's values as Python floats too, so a
+        #: pair's distance and gap are had without reading the columns
+        self._where: dict[str, tuple[str, int, float, float, float]] = {}
         self._total = 0
         self._lock = threading.RLock()
 
@@ -137,13 +185,14 @@ class PatternIndex:
             t = case.occurred_start.timestamp()
             col = self._cols.setdefault(case.category, _Column())
             n = col.n
-            near = np.sort(col.within(x, y, t, self.max_m, self.max_s))  # in arrival order
+            near = col.within(x, y, t, self.max_m, self.max_s)
+            near.sort()  # in arrival order
             col.append(case.case_id, x, y, t)
-            self._where[case.case_id] = (case.category, n)
+            self._where[case.case_id] = (case.category, n, float(x), float(y), t)
             self._total += 1
             out = []
-            for i in near:
-                other = col.ids[int(i)]
+            for i in near.tolist():
+                other = col.ids[i]
                 out.append((other, case.case_id) if other < case.case_id else (case.case_id, other))
             return out
 
@@ -160,15 +209,58 @@ class PatternIndex:
         ``-1`` if the two are not both registered in the same category, or are farther
         apart than the pattern bounds.
         """
+        return self.closer_many([(case_a, case_b)])[0]
+
+    def closer_many(self, pairs: Sequence[tuple[str, str]]) -> list[int]:
+        """:meth:`closer` of each pair, in order: one compiled call per category of the
+        pairs rather than one a pair (a batch of reports asks about thousands of pairs,
+        most of them a new case's near-repeat neighbours in its own category).
+
+        A pair's distance is ``math.hypot`` of the coordinate differences, in Python as
+        for a pair alone: the count compares other rows' distances with it, so it must be
+        the same number to the last bit (numpy's hypot need not be).
+        """
+        out = [-1] * len(pairs)
+        max_m, max_s = self.max_m, self.max_s
         with self._lock:
-            wa, wb = self._where.get(case_a), self._where.get(case_b)
-            if wa is None or wb is None or wa[0] != wb[0]:
-                return -1
-            col = self._cols[wa[0]]
-            i, j = wa[1], wb[1]
-            d = math.hypot(col.x[i] - col.x[j], col.y[i] - col.y[j])
-            gap = abs(col.t[i] - col.t[j])
-            if d > self.max_m or gap > self.max_s:
-                return -1
-            count = _closer(col.x, col.y, col.t, col.by_t, col.t_sorted, i, j, d, gap)
-            return max(int(count), 0)
+            where = self._where
+            #: category -> (places in ``pairs``, rows i, rows j, distances, gaps)
+            groups: dict[str, tuple[list[int], list[int], list[int], list[float], list[float]]]
+            groups = {}
+            for k, (case_a, case_b) in enumerate(pairs):
+                wa, wb = where.get(case_a), where.get(case_b)
+                if wa is None or wb is None or wa[0] != wb[0]:
+                    continue
+                d = math.hypot(wa[2] - wb[2], wa[3] - wb[3])
+                gap = abs(wa[4] - wb[4])
+                if d > max_m or gap > max_s:
+                    continue
+                at, rows_i, rows_j, ds, gaps = groups.setdefault(wa[0], ([], [], [], [], []))
+                at.append(k)
+                rows_i.append(wa[1])
+                rows_j.append(wb[1])
+                ds.append(d)
+                gaps.append(gap)
+            for category, (at, *rows) in groups.items():
+                for k, count in zip(at, self._closer_rows(category, *rows), strict=True):
+                    out[k] = count
+        return out
+
+    def _closer_rows(
+        self, category: str, rows_i: list[int], rows_j: list[int], d: list[float], gap: list[float]
+    ) -> list[int]:
+        """:meth:`closer` for pairs of rows of a category within the bounds, ``d`` metres
+        and ``gap`` seconds apart."""
+        col = self._cols[category]
+        found = _closer_many(
+            col.x,
+            col.y,
+            col.t,
+            col.by_t,
+            col.t_sorted,
+            np.array(rows_i, np.int64),
+            np.array(rows_j, np.int64),
+            np.array(d),
+            np.array(gap),
+        )
+        return np.maximum(found, 0).tolist()

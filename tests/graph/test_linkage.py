@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from array import array
 from pathlib import Path
 
 from graph.cases import CaseBook
-from graph.linkage import JOINED_SHOWN, Linker, _linked_parts
+from graph.features import pair_vector, sentences
+from graph.linkage import JOINED_SHOWN, Link, Linker, _linked_parts
 from graph.linkmodel import LinkModel
 from graph.spacetime.sink import SpaceTimeSink
 from icc.config import Settings
@@ -241,3 +243,54 @@ def test_a_pair_is_rescored_as_the_stream_moves_on_without_evidence_of_its_own()
     # rescored as the cases grew (by REFRESH_GROWTH since its last scoring), not only once
     assert stored.features["cat_rarity"] > 1.0
     assert abs(stored.probability - now.probability) < (now.probability - first) / 3
+
+
+def _scored_one_by_one(linker: Linker, pair: tuple[str, str]) -> Link | None:
+    """A pair scored the way :meth:`Linker.score` did before the batch path: every piece of
+    evidence gathered (:meth:`Linker.evidence`), the vector of :func:`pair_vector` and
+    :meth:`LinkModel.probability_of`."""
+    a, b = linker.cases.get(pair[0]), linker.cases.get(pair[1])
+    if a is None or b is None:
+        return None
+    ev = linker.evidence(*pair)
+    x = pair_vector(a, b, ev)
+    p = linker.model.probability_of(x)
+    lo, hi = sorted(pair)
+    return Link(lo, hi, p, array("d", x), sentences(ev) if p >= linker.model.threshold else ())
+
+
+def _bits(link: Link | None) -> tuple | None:
+    if link is None:
+        return None
+    return (link.pair, link.probability.hex(), link.values.tobytes(), link.evidence)
+
+
+def test_batch_scoring_equals_scoring_each_pair_with_all_its_evidence(
+    replayed_scenario: tuple[Path, dict, dict],
+) -> None:
+    """The linker scores a batch's pairs together, and a pair without identity evidence on
+    its pattern features alone: each Link (probability and features to the last bit, the
+    evidence sentences) is the one the pair gets with every piece of evidence gathered."""
+    base, _, _ = replayed_scenario
+    runtime = Runtime.open(Settings(data_dir=base / "state"))
+    try:
+        linker = runtime.linker
+        pairs = sorted(linker.links)
+        ids = sorted({c for pair in pairs for c in pair})
+        pairs += [(ids[i], ids[-1 - i]) for i in range(40)]  # never candidates
+        pairs += [(ids[0], "no-such-case")]
+        batch = linker._score_pairs(pairs)
+        alone = [_scored_one_by_one(linker, pair) for pair in pairs]
+        assert [_bits(x) for x in batch] == [_bits(x) for x in alone]
+        assert batch[-1] is None
+        pattern_only = [
+            pair
+            for pair in pairs
+            if pair not in linker.spacetime.evidence and linker._person(*pair) is None
+        ]
+        kept = [x for x in batch if x is not None and x.evidence]
+        assert len(pattern_only) > len(pairs) // 4, "the fast path is exercised"
+        assert kept and len(kept) < len(pairs), "kept and weak links are both compared"
+        assert linker.score(*pairs[0]) == batch[0]
+    finally:
+        runtime.close()

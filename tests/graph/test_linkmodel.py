@@ -137,3 +137,26 @@ def test_the_linkers_vector_path_gives_the_same_probability_as_the_named_feature
         vector = pair_vector(a, b, ev)
         assert [named[f] for f in FEATURES] == vector
         assert model.probability_of(vector) == model.probability(named)
+
+
+def test_a_batch_of_vectors_gets_each_vectors_probability_to_the_last_bit() -> None:
+    """:meth:`LinkModel.probabilities_of` (a batch summed a feature at a time) gives each
+    vector the number :meth:`LinkModel.probability_of` gives it alone, bit for bit: with and
+    without co-presence weights, zeros, negatives, logits past the cut-off either way."""
+    import random
+
+    from graph.features import FEATURES
+
+    rng = random.Random(5)
+
+    def value() -> float:
+        return rng.choice([0.0, 0.0, -0.0, rng.random() * 5, -rng.random(), rng.uniform(-60, 60)])
+
+    vectors = [[value() for _ in FEATURES] for _ in range(3000)]
+    vectors += [[0.0] * len(FEATURES), [-1e4] * len(FEATURES), [1e4] * len(FEATURES)]
+    plain = LinkModel(-2.5, {f: rng.uniform(-3, 3) for f in FEATURES}, 0.5)
+    for model in (LinkModel.load(), plain):
+        batch = model.probabilities_of(vectors)
+        assert [p.hex() for p in batch] == [model.probability_of(v).hex() for v in vectors]
+        assert {0.0, 1.0} <= set(batch)
+        assert model.probabilities_of([]) == []
