@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from graph.cases import Case, CaseBook
+from graph.cases import Case, CaseBook, batch_incidents
 from graph.linkage import Link, Linker
 from graph.persons.resolver import MentionView
 from graph.persons.sink import PersonSink
@@ -52,7 +52,7 @@ from graph.spacetime.copresence import Hit
 from graph.spacetime.entities import entity_key
 from graph.spacetime.sink import SpaceTimeSink
 from graph.store.base import ChangeSet, GraphStore
-from ingest.models import Incident, Message, Sighting
+from ingest.models import Message
 
 __all__ = ["GraphSink", "mention_id", "org_id", "person_id", "plate_key"]
 
@@ -120,7 +120,8 @@ class GraphSink:
         self._checkpoints: set[str] = set()
         self._entities: set[tuple[str, str]] = set()  # Vehicle/Phone/Mac nodes written by _hit
         self._linked: set[tuple[str, str]] = set()
-        self._seen_near: dict[tuple[str, str, str], float] = {}
+        #: (space-time entity key, case) -> weight of the SEEN_NEAR written
+        self._seen_near: dict[tuple[str, str], float] = {}
         self._rows = 0  # resolver rows written
         self._cluster = np.zeros(0, np.int64)  # cluster of each written row, as last written
         self._views: list[MentionView] = []  # the resolver's view of each written row
@@ -134,10 +135,7 @@ class GraphSink:
         start = time.perf_counter()
         cs = ChangeSet()
         pending_cps: list[str] = []
-        # a sighting is never an incident: the type test skips most of a batch cheaply
-        touched = dict.fromkeys(
-            m.case for m in messages if type(m) is not Sighting and isinstance(m, Incident)
-        )
+        touched = dict.fromkeys(m.case for m in batch_incidents(messages))
         for case_id in touched:
             case = self.cases.get(case_id)
             if case is not None:
@@ -355,15 +353,18 @@ class GraphSink:
         return (exact or near or keys)[0]
 
     def _hit(self, cs: ChangeSet, key: str, hit: Hit, pending_cps: list[str]) -> None:
-        kind, value = key.split(":", 1)
+        # most hits of a rescored pair were written at this weight already: that is told
+        # by the entity key and case alone, before the key is split (one key names one
+        # node: its kind names the label, the rest is the node's key)
+        weight = hit.weight
+        seen = (key, hit.case_id)
+        before = self._seen_near.get(seen)
+        if before is not None and before >= weight:
+            return
+        kind, _, value = key.partition(":")
         label = _ENTITY_LABELS.get(kind)
         if label is None:
             log.warning("space-time entity %r of unknown kind; not written", key)
-            return
-        weight = hit.weight
-        seen = (label, value, hit.case_id)
-        before = self._seen_near.get(seen)
-        if before is not None and before >= weight:
             return
         self._seen_near[seen] = weight
         node = (label, value)
