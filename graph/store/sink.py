@@ -118,7 +118,7 @@ class GraphSink:
         self.seconds: deque[float] = deque(maxlen=keep_timings)
         self._jurisdictions: set[int] = set()
         self._checkpoints: set[str] = set()
-        self._entities: set[tuple[str, str]] = set()  # Vehicle/Phone/Mac nodes written by _hit
+        self._entities: set[tuple[str, str]] = set()  # Vehicle/Phone/Mac nodes written
         self._linked: set[tuple[str, str]] = set()
         #: (space-time entity key, case) -> weight of the SEEN_NEAR written
         self._seen_near: dict[tuple[str, str], float] = {}
@@ -191,7 +191,7 @@ class GraphSink:
             cs.merge_rel("IN", {"src_label": "Case", "src": cid, "dst": case.county})
         for v in case.vehicles:
             plate = plate_key(v.plate)
-            cs.merge_node("Vehicle", {"plate": plate})
+            self._entity(cs, "Vehicle", plate)
             cs.merge_rel(
                 "INVOLVED_IN", {"src_label": "Vehicle", "src": plate, "dst": cid, "role": v.role}
             )
@@ -367,10 +367,7 @@ class GraphSink:
             log.warning("space-time entity %r of unknown kind; not written", key)
             return
         self._seen_near[seen] = weight
-        node = (label, value)
-        if node not in self._entities:  # merging it again would change nothing
-            self._entities.add(node)
-            cs.merge_node(label, {_ENTITY_KEYS[label]: value})
+        self._entity(cs, label, value)
         cs.merge_rel(
             "SEEN_NEAR",
             {
@@ -386,6 +383,15 @@ class GraphSink:
         if hit.checkpoint not in self._checkpoints:
             self._checkpoints.add(hit.checkpoint)
             pending_cps.append(hit.checkpoint)
+
+    def _entity(self, cs: ChangeSet, label: str, value: str) -> None:
+        """Merge a ``Vehicle``/``Phone``/``Mac`` node unless this sink wrote it already: its
+        row is its key alone, so merging it again would change nothing (a vehicle of a case
+        is often one seen near a scene, or named again by a supplementary report)."""
+        node = (label, value)
+        if node not in self._entities:
+            self._entities.add(node)
+            cs.merge_node(label, {_ENTITY_KEYS[label]: value})
 
     def _checkpoint_places(self, cs: ChangeSet, names: list[str]) -> None:
         """Checkpoint nodes for checkpoints first met in this batch, each ``IN`` its county."""
