@@ -50,6 +50,7 @@ from graph.persons.resolver import MentionView
 from graph.persons.sink import PersonSink
 from graph.spacetime.copresence import Hit
 from graph.spacetime.entities import entity_key
+from graph.spacetime.evidence import LinkEvidence
 from graph.spacetime.sink import SpaceTimeSink
 from graph.store.base import ChangeSet, GraphStore
 from ingest.models import Message
@@ -311,9 +312,13 @@ class GraphSink:
         pairs = self.linker.last_rescored
         if not pairs:
             return
-        threshold = self.linker.model.threshold
+        linker, spacetime = self.linker, self.spacetime
+        links, threshold = linker.links, linker.model.threshold
+        # each pair's space-time summary as the linker scored it in this batch (when it
+        # reads the same core), else summarised again
+        summaries = linker.last_summaries if spacetime is linker.spacetime else {}
         for pair in sorted(pairs):
-            link = self.linker.links.get(pair)
+            link = links.get(pair)
             if link is None:
                 continue
             key = (link.case_a, link.case_b)
@@ -323,19 +328,24 @@ class GraphSink:
             elif key in self._linked:
                 cs.delete_rel("LINKED", {"src": key[0], "dst": key[1]})
                 self._linked.discard(key)
-            if self.spacetime is not None:
-                self._evidence(cs, key, pending_cps)
+            if spacetime is not None:
+                found = summaries.get(key)
+                if found is None:
+                    found = spacetime.summary(*key, 3)
+                top, _, bridge = found
+                if top or bridge is not None:  # most rescored pairs have no space-time evidence
+                    self._evidence(cs, top, bridge, pending_cps)
 
-    def _evidence(self, cs: ChangeSet, pair: tuple[str, str], pending_cps: list[str]) -> None:
+    def _evidence(
+        self,
+        cs: ChangeSet,
+        top: list[LinkEvidence],
+        bridge: LinkEvidence | None,
+        pending_cps: list[str],
+    ) -> None:
         # the evidence behind the link as the linker reads it: the three strongest entities
         # and the best companion bridge (a busy scene pair can share hundreds of ordinary
         # entities; writing each as SEEN_NEAR cost GiBs at a province's scale and said nothing)
-        found = None
-        if self.spacetime is self.linker.spacetime:  # as the linker scored it in this batch
-            found = self.linker.last_summaries.get(pair)
-        if found is None:
-            found = self.spacetime.summary(*pair, 3)  # type: ignore[union-attr]
-        top, _, bridge = found
         for ev in (*top, bridge) if bridge is not None else top:
             if ev.kind == "companion":
                 keys = ev.entity.split("+")
