@@ -254,3 +254,26 @@ def test_a_missing_end_is_named_by_its_row_behind_good_ones() -> None:
     with pytest.raises(ValueError, match="LINKED row 1: src Case case_id='X' does not exist"):
         store.merge_relationships("LINKED", [rows[0], {"src": "X", "dst": "NOPE"}])
     assert store.counts().relationships["LINKED"] == 0
+
+
+def test_a_kept_mention_view_equals_one_built_anew() -> None:
+    """PersonResolver.view keeps each row's view: it must be the view built from the row."""
+    from graph.persons.resolver import PersonResolver
+
+    resolver = PersonResolver()
+    people = [
+        {"role": "suspect", "name": "张伟", "phone": "+86 138-1234-5678",
+         "id_number": "11010519491231002X"},
+        {"role": "suspect", "name": "張偉", "phone": "13812345678"},
+        {"role": "victim", "name": "Wei Zhang", "id_number": "110105194912"},
+        {"role": "suspect", "name": "李娜"},
+    ]  # fmt: skip
+    resolver.resolve(people[:2], ["A", "B"])
+    first = resolver.view(np.int64(0))
+    resolver.resolve(people[2:], ["C", "D"])
+    assert resolver.view(0) is first
+    for row in range(len(resolver)):
+        assert resolver.view(row) == resolver._view(row)
+        assert resolver.view(row) is resolver.view(np.int64(row))
+    with pytest.raises(ValueError, match="row: got 4"):
+        resolver.view(4)
