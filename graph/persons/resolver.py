@@ -437,6 +437,7 @@ class PersonResolver:
         self._case: list[str] = []
         self._members: dict[int, list[int]] = {}  # clusters of two or more
         self._adj: dict[int, dict[int, float]] = {}  # edges of rows in such clusters
+        self._views: dict[int, MentionView] = {}  # see view()
         self._lock = threading.RLock()  # one writer at a time; decisions depend on order
 
     # ---------------------------------------------------------------- public
@@ -570,8 +571,20 @@ class PersonResolver:
         return self.model.explain(g[0])
 
     def view(self, row: int) -> MentionView:
-        """The masked view of mention ``row``."""
+        """The masked view of mention ``row``.
+
+        Built once per row and kept: a stored row never changes (the resolver only
+        appends), and the same row is viewed again by every later joiner's evidence and by
+        the graph store sink.
+        """
         self._check_row(row)
+        view = self._views.get(row)
+        if view is None:
+            with self._lock:  # a writer fills a new row's case and role after storing it
+                view = self._views[int(row)] = self._view(int(row))
+        return view
+
+    def _view(self, row: int) -> MentionView:
         st = self.store
         return MentionView(
             row=int(row),

@@ -13,8 +13,9 @@ import logging
 import threading
 from collections.abc import Sequence
 
+from graph.cases import batch_incidents
 from graph.persons.resolver import PersonResolver, person_evidence
-from ingest.models import Incident, Message, PersonMention, Sighting
+from ingest.models import Message, PersonMention
 
 __all__ = ["PersonSink"]
 
@@ -36,12 +37,11 @@ class PersonSink:
     def apply(self, messages: Sequence[Message]) -> None:
         mentions: list[PersonMention] = []
         cases: list[str] = []
-        for msg in messages:
-            if type(msg) is not Sighting and isinstance(msg, Incident):  # most are sightings
-                for person in msg.persons:
-                    if person.role in self.roles:
-                        mentions.append(person)
-                        cases.append(msg.case)
+        for msg in batch_incidents(messages):
+            for person in msg.persons:
+                if person.role in self.roles:
+                    mentions.append(person)
+                    cases.append(msg.case)
         if not mentions:
             return
         with self._lock:

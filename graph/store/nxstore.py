@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from typing import Any
 
 import networkx as nx
@@ -81,6 +81,17 @@ def _update(stored: dict[str, Any], props: dict[str, Any]) -> None:
                 stored[name] = value
     else:
         stored.update(props)
+
+
+def _missing_end(rel_type: str, valid: list[RelRow], nodes: Container, coming: Container) -> None:
+    """Raise ``ValueError`` naming the first row end that is neither stored nor coming."""
+    for i, r in enumerate(valid):
+        for label, key, end in ((r.src_label, r.src, "src"), (r.dst_label, r.dst, "dst")):
+            if (label, key) not in nodes and (label, key) not in coming:
+                raise ValueError(
+                    f"{rel_type} row {i}: {end} {label} {KEYS[label][0]}={key!r} does not "
+                    f"exist; expected the node to be merged first"
+                )
 
 
 class NetworkxStore:
@@ -164,20 +175,21 @@ class NetworkxStore:
                 data = nodes[node] = g.node_attr_dict_factory()
                 data["props"] = {prop: key}
                 added += 1
-            _update(data["props"], props)
+            stored = data["props"]
+            if None in props.values():
+                _update(stored, props)
+            else:  # _update's common case, without the call
+                stored.update(props)
         if added:
             self._labels[label] += added
             nx._clear_cache(g)
 
     def _check_ends(self, rel_type: str, valid: list[RelRow], coming: set) -> None:
         nodes = self.graph._node
-        for i, r in enumerate(valid):
-            for label, key, end in ((r.src_label, r.src, "src"), (r.dst_label, r.dst, "dst")):
-                if (label, key) not in nodes and (label, key) not in coming:
-                    raise ValueError(
-                        f"{rel_type} row {i}: {end} {label} {KEYS[label][0]}={key!r} does not "
-                        f"exist; expected the node to be merged first"
-                    )
+        for r in valid:  # both ends of nearly every row are there: test them in one go
+            a, b = (r.src_label, r.src), (r.dst_label, r.dst)
+            if (a not in nodes and a not in coming) or (b not in nodes and b not in coming):
+                _missing_end(rel_type, valid, nodes, coming)
 
     def _merge_rels(self, rel_type: str, valid: list[RelRow]) -> None:
         g = self.graph
@@ -191,12 +203,22 @@ class NetworkxStore:
             if keydict is None:  # as g.add_edge does: one key dict shared by both ends
                 keydict = out[b] = pred[b][a] = g.edge_key_dict_factory()
             data = keydict.get(k)
+            props = r.props
             if data is None:
                 data = keydict[k] = g.edge_attr_dict_factory()
                 data["type"] = rel_type
-                data["props"] = dict(zip(names, r.identity, strict=True)) if names else {}
                 added += 1
-            _update(data["props"], r.props)
+                if not names and None not in props.values():
+                    # what merging into {} gives: the row's own properties, a dict made for
+                    # this row by the validation and held by nothing else once applied
+                    data["props"] = props
+                    continue
+                data["props"] = dict(zip(names, r.identity, strict=True)) if names else {}
+            stored = data["props"]
+            if None in props.values():
+                _update(stored, props)
+            else:  # _update's common case, without the call
+                stored.update(props)
         if added:
             self._types[rel_type] += added
             nx._clear_cache(g)

@@ -197,6 +197,7 @@ def _check_rows(where: str, rows: object) -> Sequence[Mapping[str, Any]]:
 
 _PLAIN = frozenset({str, int, bool, type(None)})  # stored as they are, nothing else to check
 _new = object.__new__
+_MISSING = object()  # the key type of a label an end may not have: no value is of it
 
 
 def _plain_props(row: dict, skip: Container[str]) -> dict[str, Any] | None:
@@ -285,19 +286,10 @@ def _end_label(where: str, rel: RelType, end: str, row: Mapping[str, Any]) -> st
     return label
 
 
-def _fast_end(row: dict, label_name: str, end: str, allowed: tuple[str, ...]) -> tuple | None:
-    """``(label, key)`` of a row's end when both are plainly valid, else ``None``."""
-    label = row.get(label_name)
-    if label is None:
-        if len(allowed) != 1:
-            return None
-        label = allowed[0]
-    elif type(label) is not str or label not in allowed:
-        return None
-    key = row.get(end)
-    if type(key) is not KEYS[label][1] or key == "":
-        return None
-    return label, key
+def _end_kinds(allowed: tuple[str, ...]) -> tuple[str | None, dict[str, type]]:
+    """The label an end takes when a row names none (``None`` when it must name one, the
+    type allowing several) and the key type of each label it may have."""
+    return (allowed[0] if len(allowed) == 1 else None), {a: KEYS[a][1] for a in allowed}
 
 
 def _plain_identity(row: dict, identity: tuple[str, ...]) -> tuple | None:
@@ -311,21 +303,41 @@ def _plain_identity(row: dict, identity: tuple[str, ...]) -> tuple | None:
 
 
 def relationship_rows(rel_type: str, rows: Sequence[Mapping[str, Any]]) -> list[RelRow]:
-    """Validate relationship rows of ``rel_type`` (see the module docstring). O(rows)."""
+    """Validate relationship rows of ``rel_type`` (see the module docstring). O(rows).
+
+    A plain row's ends are read inline against the type's tables (its default label and
+    each allowed label's key type, looked up once per call, not once per row): a row
+    whose end label is missing where the type needs one, not a str of an allowed label,
+    or whose key is not a non-empty value of the label's key type goes to the full checks.
+    """
     rel = check_type(rel_type)
     rows = _check_rows(f"{rel_type} rows", rows)
     identity = rel.identity
     skip = frozenset(("src", "dst", "src_label", "dst_label", *identity))
+    src_default, src_kinds = _end_kinds(rel.src)
+    dst_default, dst_kinds = _end_kinds(rel.dst)
     out = []
     for i, row in enumerate(rows):
         if type(row) is dict:
-            src = _fast_end(row, "src_label", "src", rel.src)
-            dst = _fast_end(row, "dst_label", "dst", rel.dst) if src is not None else None
-            ident = (_plain_identity(row, identity) if identity else ()) if dst else None
-            if ident is not None:
-                props = _plain_props(row, skip)
+            sl = row.get("src_label")
+            if sl is None:
+                sl = src_default
+            dl = row.get("dst_label")
+            if dl is None:
+                dl = dst_default
+            src, dst = row.get("src"), row.get("dst")
+            if (
+                type(sl) is str
+                and type(dl) is str
+                and type(src) is src_kinds.get(sl, _MISSING)
+                and src != ""
+                and type(dst) is dst_kinds.get(dl, _MISSING)
+                and dst != ""
+            ):
+                ident = _plain_identity(row, identity) if identity else ()
+                props = _plain_props(row, skip) if ident is not None else None
                 if props is not None:
-                    out.append(_rel_row(src[0], src[1], dst[0], dst[1], ident, props))  # type: ignore[index]
+                    out.append(_rel_row(sl, src, dl, dst, ident, props))  # type: ignore[arg-type]
                     continue
         out.append(_relationship_row(rel, i, row))
     return out

@@ -44,15 +44,16 @@ from typing import Any
 
 import numpy as np
 
-from graph.cases import Case, CaseBook
+from graph.cases import Case, CaseBook, batch_incidents
 from graph.linkage import Link, Linker
 from graph.persons.resolver import MentionView
 from graph.persons.sink import PersonSink
 from graph.spacetime.copresence import Hit
 from graph.spacetime.entities import entity_key
+from graph.spacetime.evidence import LinkEvidence
 from graph.spacetime.sink import SpaceTimeSink
 from graph.store.base import ChangeSet, GraphStore
-from ingest.models import Incident, Message, Sighting
+from ingest.models import Message
 
 __all__ = ["GraphSink", "mention_id", "org_id", "person_id", "plate_key"]
 
@@ -118,9 +119,10 @@ class GraphSink:
         self.seconds: deque[float] = deque(maxlen=keep_timings)
         self._jurisdictions: set[int] = set()
         self._checkpoints: set[str] = set()
-        self._entities: set[tuple[str, str]] = set()  # Vehicle/Phone/Mac nodes written by _hit
+        self._entities: set[tuple[str, str]] = set()  # Vehicle/Phone/Mac nodes written
         self._linked: set[tuple[str, str]] = set()
-        self._seen_near: dict[tuple[str, str, str], float] = {}
+        #: (space-time entity key, case) -> weight of the SEEN_NEAR written
+        self._seen_near: dict[tuple[str, str], float] = {}
         self._rows = 0  # resolver rows written
         self._cluster = np.zeros(0, np.int64)  # cluster of each written row, as last written
         self._views: list[MentionView] = []  # the resolver's view of each written row
@@ -134,10 +136,7 @@ class GraphSink:
         start = time.perf_counter()
         cs = ChangeSet()
         pending_cps: list[str] = []
-        # a sighting is never an incident: the type test skips most of a batch cheaply
-        touched = dict.fromkeys(
-            m.case for m in messages if type(m) is not Sighting and isinstance(m, Incident)
-        )
+        touched = dict.fromkeys(m.case for m in batch_incidents(messages))
         for case_id in touched:
             case = self.cases.get(case_id)
             if case is not None:
@@ -193,7 +192,7 @@ class GraphSink:
             cs.merge_rel("IN", {"src_label": "Case", "src": cid, "dst": case.county})
         for v in case.vehicles:
             plate = plate_key(v.plate)
-            cs.merge_node("Vehicle", {"plate": plate})
+            self._entity(cs, "Vehicle", plate)
             cs.merge_rel(
                 "INVOLVED_IN", {"src_label": "Vehicle", "src": plate, "dst": cid, "role": v.role}
             )
@@ -313,9 +312,13 @@ class GraphSink:
         pairs = self.linker.last_rescored
         if not pairs:
             return
-        threshold = self.linker.model.threshold
+        linker, spacetime = self.linker, self.spacetime
+        links, threshold = linker.links, linker.model.threshold
+        # each pair's space-time summary as the linker scored it in this batch (when it
+        # reads the same core), else summarised again
+        summaries = linker.last_summaries if spacetime is linker.spacetime else {}
         for pair in sorted(pairs):
-            link = self.linker.links.get(pair)
+            link = links.get(pair)
             if link is None:
                 continue
             key = (link.case_a, link.case_b)
@@ -325,19 +328,24 @@ class GraphSink:
             elif key in self._linked:
                 cs.delete_rel("LINKED", {"src": key[0], "dst": key[1]})
                 self._linked.discard(key)
-            if self.spacetime is not None:
-                self._evidence(cs, key, pending_cps)
+            if spacetime is not None:
+                found = summaries.get(key)
+                if found is None:
+                    found = spacetime.summary(*key, 3)
+                top, _, bridge = found
+                if top or bridge is not None:  # most rescored pairs have no space-time evidence
+                    self._evidence(cs, top, bridge, pending_cps)
 
-    def _evidence(self, cs: ChangeSet, pair: tuple[str, str], pending_cps: list[str]) -> None:
+    def _evidence(
+        self,
+        cs: ChangeSet,
+        top: list[LinkEvidence],
+        bridge: LinkEvidence | None,
+        pending_cps: list[str],
+    ) -> None:
         # the evidence behind the link as the linker reads it: the three strongest entities
         # and the best companion bridge (a busy scene pair can share hundreds of ordinary
         # entities; writing each as SEEN_NEAR cost GiBs at a province's scale and said nothing)
-        found = None
-        if self.spacetime is self.linker.spacetime:  # as the linker scored it in this batch
-            found = self.linker.last_summaries.get(pair)
-        if found is None:
-            found = self.spacetime.summary(*pair, 3)  # type: ignore[union-attr]
-        top, _, bridge = found
         for ev in (*top, bridge) if bridge is not None else top:
             if ev.kind == "companion":
                 keys = ev.entity.split("+")
@@ -355,21 +363,21 @@ class GraphSink:
         return (exact or near or keys)[0]
 
     def _hit(self, cs: ChangeSet, key: str, hit: Hit, pending_cps: list[str]) -> None:
-        kind, value = key.split(":", 1)
+        # most hits of a rescored pair were written at this weight already: that is told
+        # by the entity key and case alone, before the key is split (one key names one
+        # node: its kind names the label, the rest is the node's key)
+        weight = hit.weight
+        seen = (key, hit.case_id)
+        before = self._seen_near.get(seen)
+        if before is not None and before >= weight:
+            return
+        kind, _, value = key.partition(":")
         label = _ENTITY_LABELS.get(kind)
         if label is None:
             log.warning("space-time entity %r of unknown kind; not written", key)
             return
-        weight = hit.weight
-        seen = (label, value, hit.case_id)
-        before = self._seen_near.get(seen)
-        if before is not None and before >= weight:
-            return
         self._seen_near[seen] = weight
-        node = (label, value)
-        if node not in self._entities:  # merging it again would change nothing
-            self._entities.add(node)
-            cs.merge_node(label, {_ENTITY_KEYS[label]: value})
+        self._entity(cs, label, value)
         cs.merge_rel(
             "SEEN_NEAR",
             {
@@ -385,6 +393,15 @@ class GraphSink:
         if hit.checkpoint not in self._checkpoints:
             self._checkpoints.add(hit.checkpoint)
             pending_cps.append(hit.checkpoint)
+
+    def _entity(self, cs: ChangeSet, label: str, value: str) -> None:
+        """Merge a ``Vehicle``/``Phone``/``Mac`` node unless this sink wrote it already: its
+        row is its key alone, so merging it again would change nothing (a vehicle of a case
+        is often one seen near a scene, or named again by a supplementary report)."""
+        node = (label, value)
+        if node not in self._entities:
+            self._entities.add(node)
+            cs.merge_node(label, {_ENTITY_KEYS[label]: value})
 
     def _checkpoint_places(self, cs: ChangeSet, names: list[str]) -> None:
         """Checkpoint nodes for checkpoints first met in this batch, each ``IN`` its county."""

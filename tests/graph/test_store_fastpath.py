@@ -180,3 +180,100 @@ def test_networkx_store_fills_the_graph_as_networkx_would() -> None:
     assert counts.relationships["INVOLVED_IN"] == 2 and counts.relationships["PART_OF"] == 2
     assert counts.relationships["LINKED"] == 1
     assert store.node("Case", "A").props == {"case_id": "A"}  # loss_cny removed by None
+
+
+def test_a_batchs_incidents_from_its_columns_equal_the_scan() -> None:
+    """batch_incidents reads a MessageBatch's other messages: the same reports, in order,
+    as scanning the messages (a plain list is scanned)."""
+    import json
+
+    from graph.cases import batch_incidents
+    from ingest.batch import MessageBatch
+    from ingest.models import Incident, parse_message
+    from tests.factories import incident, sighting, team_status
+
+    raw = [sighting("s1"), incident("r1"), team_status("t1"), sighting("s2"), incident("r2"),
+           incident("r3"), sighting("s3")]  # fmt: skip
+    messages = [parse_message(json.dumps(m)) for m in raw]
+    scanned = [m for m in messages if isinstance(m, Incident)]
+    batch = MessageBatch(messages, [m.event_time.timestamp() for m in messages])
+    assert [m.report_id for m in scanned] == ["r1", "r2", "r3"]
+    for given in (messages, batch, batch):  # the batch's cached columns read twice
+        got = batch_incidents(given)
+        assert len(got) == len(scanned) and all(a is b for a, b in zip(got, scanned, strict=True))
+    assert batch_incidents([]) == [] and batch_incidents(MessageBatch([], [])) == []
+
+
+def test_merged_relationship_properties_equal_merging_into_a_dict() -> None:
+    """A new relationship takes its validated row's properties without a copy: the stored
+    properties must be what merging each row into an empty dict gives (None removes),
+    identity first, and must not be the caller's dict."""
+    from graph.store import NetworkxStore
+    from graph.store.nxstore import _update
+
+    store = NetworkxStore()
+    store.merge_nodes("Case", [{"case_id": c} for c in "ABC"])
+    store.merge_nodes("Vehicle", [{"plate": "浙B1"}])
+    linked = [{"src": "A", "dst": "B", "p": 0.5, "q": None},
+              {"src": "A", "dst": "C", "p": 0.1},
+              {"src": "A", "dst": "B", "q": "x", "p": None},
+              {"src": "B", "dst": "C", "r": ["a"]}]  # fmt: skip
+    involved = [{"src_label": "Vehicle", "src": "浙B1", "dst": "A", "role": "r", "w": 1.0},
+                {"src_label": "Vehicle", "src": "浙B1", "dst": "A", "role": "r", "w": None},
+                {"src_label": "Vehicle", "src": "浙B1", "dst": "B", "role": "s", "w": None}]  # fmt: skip
+    for rel_type, rows, identity in (("LINKED", linked, ()), ("INVOLVED_IN", involved, ("role",))):
+        for row in rows:  # one at a time, and all again in one call (merging again: the same)
+            store.merge_relationships(rel_type, [row])
+        store.merge_relationships(rel_type, rows)
+        want: dict[tuple, dict] = {}
+        for row in [*rows, *rows]:
+            key = (row["src"], row["dst"], *(row[n] for n in identity))
+            props = want.setdefault(key, {n: row[n] for n in identity})
+            _update(
+                props,
+                {k: v for k, v in row.items() if k not in ("src", "dst", "src_label", *identity)},
+            )
+        got = {(a[1], b[1], *k[1]): d["props"] for a, b, k, d in store.graph.edges(keys=True, data=True)
+               if d["type"] == rel_type}  # fmt: skip
+        assert got == want
+        assert [list(p) for p in got.values()] == [list(want[k]) for k in got]  # key order too
+    row = {"src": "C", "dst": "A", "p": 1.0}
+    store.merge_relationships("LINKED", [row])
+    row["p"] = 99.0  # the caller's row is not what the store holds
+    assert store.graph.edges[("Case", "C"), ("Case", "A"), ("LINKED", ())]["props"] == {"p": 1.0}
+
+
+def test_a_missing_end_is_named_by_its_row_behind_good_ones() -> None:
+    from graph.store import NetworkxStore
+
+    store = NetworkxStore()
+    store.merge_nodes("Case", [{"case_id": "A"}, {"case_id": "B"}])
+    rows = [{"src": "A", "dst": "B"}] * 2
+    with pytest.raises(ValueError, match="LINKED row 2: dst Case case_id='NOPE' does not exist"):
+        store.merge_relationships("LINKED", [*rows, {"src": "A", "dst": "NOPE"}])
+    with pytest.raises(ValueError, match="LINKED row 1: src Case case_id='X' does not exist"):
+        store.merge_relationships("LINKED", [rows[0], {"src": "X", "dst": "NOPE"}])
+    assert store.counts().relationships["LINKED"] == 0
+
+
+def test_a_kept_mention_view_equals_one_built_anew() -> None:
+    """PersonResolver.view keeps each row's view: it must be the view built from the row."""
+    from graph.persons.resolver import PersonResolver
+
+    resolver = PersonResolver()
+    people = [
+        {"role": "suspect", "name": "张伟", "phone": "+86 138-1234-5678",
+         "id_number": "11010519491231002X"},
+        {"role": "suspect", "name": "張偉", "phone": "13812345678"},
+        {"role": "victim", "name": "Wei Zhang", "id_number": "110105194912"},
+        {"role": "suspect", "name": "李娜"},
+    ]  # fmt: skip
+    resolver.resolve(people[:2], ["A", "B"])
+    first = resolver.view(np.int64(0))
+    resolver.resolve(people[2:], ["C", "D"])
+    assert resolver.view(0) is first
+    for row in range(len(resolver)):
+        assert resolver.view(row) == resolver._view(row)
+        assert resolver.view(row) is resolver.view(np.int64(row))
+    with pytest.raises(ValueError, match="row: got 4"):
+        resolver.view(4)
