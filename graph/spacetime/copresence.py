@@ -154,6 +154,16 @@ def _score(a: Hit, b: Hit, penalty: float) -> float:
     return a.weight + b.weight - penalty
 
 
+def _index_second(epoch_s: float) -> int:
+    """:func:`to_index_time` of one time as a plain int: the floor of the same float64
+    difference, without the half-dozen numpy calls (a report's scene pays two). A time the
+    index cannot hold goes through :func:`to_index_time` for its ``ValueError``."""
+    rel = epoch_s - BASE_EPOCH
+    if 0.0 <= rel < 2.0**31:  # False for NaN too
+        return math.floor(rel)
+    return int(to_index_time(np.array([epoch_s]))[0])
+
+
 def _label(key: str) -> str:
     return key.split(":", 1)[1]
 
@@ -469,9 +479,7 @@ class CoPresence:
         """
         if case_id in self.cases:
             return []
-        t_start, t_end = (
-            int(x) for x in to_index_time(np.array([start.timestamp(), end.timestamp()]))
-        )
+        t_start, t_end = _index_second(start.timestamp()), _index_second(end.timestamp())
         window = scene_window(self.checkpoints, lon, lat, t_start, t_end)
         case = _Case(case_id, window, close_at=window.t1 + self.late_s)
         self.cases[case_id] = case
@@ -557,35 +565,25 @@ class CoPresence:
         make with every other scene their entities were near.
 
         A province's case has hundreds of unusual entities, each near a few other scenes:
-        over a thousand evidence rows a case. The rows are built from plain lists, and what
-        depends only on the entity (its key, kind, ubiquity penalty) once per entity."""
+        over a thousand evidence rows a case. The hits are built from plain lists
+        (:meth:`_hits_of`); an entity near no other scene, most of them, costs a dictionary
+        insert, and what depends only on the entity (its key, kind, ubiquity penalty) is
+        worked out once per entity."""
         evidence: list[LinkEvidence] = []
         rows = np.flatnonzero(hits.weight >= self.min_weight)
         if not rows.size:
             return evidence
         case_id = case.case_id
-        start = hits.window.start
-        cp_name = self.checkpoints.names.value
         near, known = self.near, case.hits
-        columns = zip(
-            hits.ent[rows].tolist(),
-            hits.cp[rows].tolist(),
-            hits.dist_m[rows].tolist(),
-            hits.t[rows].tolist(),
-            hits.weight[rows].tolist(),
-            hits.p[rows].tolist(),
-            hits.stay_s[rows].tolist(),
-            strict=True,
-        )
-        for e, cp, dist_m, t, weight, p, stay_s in columns:
+        for e, hit in self._hits_of(case_id, hits, rows):
             previous = known.get(e)
-            if previous is not None and previous.weight >= weight:
+            if previous is not None and previous.weight >= hit.weight:
                 continue
-            hit = make_hit(case_id, cp_name(cp), dist_m, t - start, weight, p, t, stay_s)
             known[e] = hit
             others = near.get(e)
             if others is None:
-                others = near[e] = {}
+                near[e] = {case_id: hit}  # near this scene only: no evidence yet
+                continue
             others[case_id] = hit
             # near more than MAX_NEAR_SCENES an entity is part of the background (a bus, a
             # delivery van): pairing it with every one of them would cost O(scenes^2)
@@ -599,35 +597,40 @@ class CoPresence:
     ) -> None:
         """Append the evidence entity ``e`` makes between ``hit``'s case and each other
         case in ``others`` (the entity's hits by case): :meth:`_evidence` for each, with
-        what depends on the entity alone worked out once."""
-        key = self.entities.value(e)
-        kind = _KINDS[key.split(":", 1)[0]]
+        what depends on the entity or on ``hit``'s case alone worked out once."""
+        key = self.entities.values[e]
+        kind = _KINDS[key[: key.index(":")]]
         near = len(others)
         penalty = 0.5 * math.log(max(1.0, near - 2.0))  # :meth:`penalty`
         case_id = hit.case_id
         cases = self.cases
         own = cases[case_id].window
+        own_start, own_end = own.start, own.end
+        at, weight = hit.at, hit.weight
         compact = LinkEvidence.compact
         for other_id, other in others.items():
             if other_id == case_id:
                 continue
             w = cases[other_id].window
+            # _score, inline (symmetric in its hits): thousands a case
+            if abs(at - other.at) < SAME_TRIP_S:
+                score = max(other.weight, weight) - penalty
+            else:
+                score = other.weight + weight - penalty
             if other_id < case_id:
-                a, b, spans = other, hit, (w.start, w.end, own.start, own.end)
+                spans = (w.start, w.end, own_start, own_end)
+                out.append(compact(other_id, case_id, key, score, other, hit, kind, near, e, spans))
             else:
-                a, b, spans = hit, other, (own.start, own.end, w.start, w.end)
-            if abs(a.at - b.at) < SAME_TRIP_S:  # _score, inline: thousands a case
-                score = max(a.weight, b.weight) - penalty
-            else:
-                score = a.weight + b.weight - penalty
-            out.append(compact(a.case_id, b.case_id, key, score, a, b, kind, near, e, spans))
+                spans = (own_start, own_end, w.start, w.end)
+                out.append(compact(case_id, other_id, key, score, hit, other, kind, near, e, spans))
 
     def _hits_of(self, case_id: str, hits: SceneHits, rows: np.ndarray) -> list[tuple[int, Hit]]:
         """(entity id, :class:`Hit`) of rows ``rows`` of a scene query's answer, as
-        :meth:`_hit` builds them: a judgement again records hundreds, so the columns are
-        read as plain lists once and the hits built by :func:`make_hit`."""
+        :meth:`_hit` builds them: a query records hundreds, so the columns are read as
+        plain lists once, the checkpoints named by list indexing and the hits built by
+        :func:`make_hit`."""
         start = hits.window.start
-        cp_name = self.checkpoints.names.value
+        names = self.checkpoints.names.values
         columns = zip(
             hits.ent[rows].tolist(),
             hits.cp[rows].tolist(),
@@ -639,7 +642,7 @@ class CoPresence:
             strict=True,
         )
         return [
-            (e, make_hit(case_id, cp_name(cp), dist_m, t - start, weight, p, t, stay_s))
+            (e, make_hit(case_id, names[cp], dist_m, t - start, weight, p, t, stay_s))
             for e, cp, dist_m, t, weight, p, stay_s in columns
         ]
 
