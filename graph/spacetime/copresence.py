@@ -538,12 +538,13 @@ class CoPresence:
                 self.revisions.append((pair, key, None))
         case.hits = new
         case.past = None
+        spans: dict[str, tuple[int, int, int, int]] = {}  # see _evidence_with
         for e in sorted(new):
             others = self.near.setdefault(e, {})
             others[case_id] = new[e]
             if 1 < len(others) <= MAX_NEAR_SCENES:
                 found: list[LinkEvidence] = []
-                self._evidence_with(e, new[e], others, found)
+                self._evidence_with(e, new[e], others, found, spans)
                 self.revisions.extend((ev.pair, ev.entity, ev) for ev in found)
 
     def _excuse(self, case_id: str) -> Callable[[np.ndarray, int, int], np.ndarray]:
@@ -575,6 +576,7 @@ class CoPresence:
             return evidence
         case_id = case.case_id
         near, known = self.near, case.hits
+        spans: dict[str, tuple[int, int, int, int]] = {}  # see _evidence_with
         for e, hit in self._hits_of(case_id, hits, rows):
             previous = known.get(e)
             if previous is not None and previous.weight >= hit.weight:
@@ -589,40 +591,53 @@ class CoPresence:
             # delivery van): pairing it with every one of them would cost O(scenes^2)
             # evidence for links the ubiquity penalty cancels anyway
             if 1 < len(others) <= MAX_NEAR_SCENES:
-                self._evidence_with(e, hit, others, evidence)
+                self._evidence_with(e, hit, others, evidence, spans)
         return evidence
 
     def _evidence_with(
-        self, e: int, hit: Hit, others: dict[str, Hit], out: list[LinkEvidence]
+        self,
+        e: int,
+        hit: Hit,
+        others: dict[str, Hit],
+        out: list[LinkEvidence],
+        spans: dict[str, tuple[int, int, int, int]],
     ) -> None:
         """Append the evidence entity ``e`` makes between ``hit``'s case and each other
         case in ``others`` (the entity's hits by case): :meth:`_evidence` for each, with
-        what depends on the entity or on ``hit``'s case alone worked out once."""
+        what depends on the entity alone worked out once, and each case pair's windows
+        (``spans``: other case -> both windows' start and end, the lower case first) once
+        per scene query, not once per entity: a case whose entities were near many scenes
+        makes thousands of rows with a few dozen other cases."""
         key = self.entities.values[e]
         kind = _KINDS[key[: key.index(":")]]
         near = len(others)
         penalty = 0.5 * math.log(max(1.0, near - 2.0))  # :meth:`penalty`
         case_id = hit.case_id
-        cases = self.cases
-        own = cases[case_id].window
-        own_start, own_end = own.start, own.end
         at, weight = hit.at, hit.weight
         compact = LinkEvidence.compact
         for other_id, other in others.items():
             if other_id == case_id:
                 continue
-            w = cases[other_id].window
+            pair_spans = spans.get(other_id)
+            if pair_spans is None:
+                pair_spans = spans[other_id] = self._spans(case_id, other_id)
             # _score, inline (symmetric in its hits): thousands a case
             if abs(at - other.at) < SAME_TRIP_S:
                 score = max(other.weight, weight) - penalty
             else:
                 score = other.weight + weight - penalty
             if other_id < case_id:
-                spans = (w.start, w.end, own_start, own_end)
-                out.append(compact(other_id, case_id, key, score, other, hit, kind, near, e, spans))
+                ev = compact(other_id, case_id, key, score, other, hit, kind, near, e, pair_spans)
             else:
-                spans = (own_start, own_end, w.start, w.end)
-                out.append(compact(case_id, other_id, key, score, hit, other, kind, near, e, spans))
+                ev = compact(case_id, other_id, key, score, hit, other, kind, near, e, pair_spans)
+            out.append(ev)
+
+    def _spans(self, case_a: str, case_b: str) -> tuple[int, int, int, int]:
+        """Start and end of two cases' scene windows, the lower case id's first."""
+        if case_b < case_a:
+            case_a, case_b = case_b, case_a
+        wa, wb = self.cases[case_a].window, self.cases[case_b].window
+        return (wa.start, wa.end, wb.start, wb.end)
 
     def _hits_of(self, case_id: str, hits: SceneHits, rows: np.ndarray) -> list[tuple[int, Hit]]:
         """(entity id, :class:`Hit`) of rows ``rows`` of a scene query's answer, as

@@ -233,6 +233,12 @@ _new = object.__new__
 )
 
 
+#: one-row templates copied by :meth:`_Rows.first`
+_ONE_COLS = array("d", (0.0, 0.0, 0.0))
+_ONE_KEY = array("q", (0,))
+_ONE_ROW = array("i", (0,))
+
+
 class _Rows:
     """One case pair's evidence: ``cols`` holds (entity id, score, near) per row as
     doubles (entity ids < 2**31 are exact), ``hits`` the two hits per row; a row whose
@@ -251,13 +257,22 @@ class _Rows:
     @classmethod
     def first(cls, ev: LinkEvidence) -> _Rows:
         """A pair's rows holding only ``ev``, compact evidence (``ent_id`` >= 0, sentence
-        not written): how most pairs start, built without the appends."""
+        not written): how most pairs start, built without the appends. The arrays are
+        copies of one-row templates, filled in place: an array built from a tuple goes
+        through the generic iteration, a slice is a copy of its bytes (a case at a
+        province's scale opens thousands of pairs in one batch)."""
         rows = cls.__new__(cls)
-        rows.cols = array("d", (float(ev.ent_id), ev.score, float(ev.near)))
+        cols = _ONE_COLS[:]
+        cols[0] = ev.ent_id  # exact as a double: ids are below 2**31
+        cols[1] = ev.score
+        cols[2] = ev.near
+        keys = _ONE_KEY[:]
+        keys[0] = ev.ent_id
+        rows.cols = cols
         rows.hits = [ev.hit_a, ev.hit_b]
         rows.whole = None
-        rows.keys = array("q", (ev.ent_id,))
-        rows.rows = array("i", (0,))
+        rows.keys = keys
+        rows.rows = _ONE_ROW[:]
         return rows
 
     def __len__(self) -> int:
