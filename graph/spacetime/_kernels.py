@@ -150,3 +150,45 @@ def correlate_rows(a, k):  # noqa: ANN001, ANN201
                 for j in range(nx):
                     out[i, j] += w * a[src, j]
     return out
+
+
+@njit(cache=True, nogil=True)
+def cell_code(cx, cy):  # noqa: ANN001, ANN201
+    """One int64 per grid cell that sorts as (cx, cy) does: cells of one column are a run."""
+    return np.int64(cx) * np.int64(2**32) + (np.int64(cy) + np.int64(2**31))
+
+
+@njit(cache=True, nogil=True)
+def cells_near(codes, ids, cx, cy, r):  # noqa: ANN001, ANN201
+    """Checkpoint ids in the cells ``cx - r .. cx + r`` by ``cy - r .. cy + r``.
+
+    ``codes`` (:func:`cell_code` of each checkpoint's cell) is sorted, and ``ids`` in
+    the same order ascending within a cell. Cells come column by column (``cx``), each
+    column's cells by ``cy``: the order of a loop over the cells of a dictionary grid,
+    found with two binary searches a column instead of a lookup a cell. O(r log n + out).
+    """
+    lo = np.empty(2 * r + 1, np.int64)
+    hi = np.empty(2 * r + 1, np.int64)
+    total = 0
+    for k in range(2 * r + 1):
+        lo[k] = np.searchsorted(codes, cell_code(cx - r + k, cy - r), side="left")
+        hi[k] = np.searchsorted(codes, cell_code(cx - r + k, cy + r), side="right")
+        total += hi[k] - lo[k]
+    out = np.empty(total, np.int32)
+    m = 0
+    for k in range(2 * r + 1):
+        for j in range(lo[k], hi[k]):
+            out[m] = ids[j]
+            m += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def nearest_first(ids, dist, radius):  # noqa: ANN001, ANN201
+    """``ids`` and ``dist`` of the rows with ``dist <= radius``, nearest first, ties in
+    their given order (a stable sort: numpy's ``argsort(kind="stable")`` of the kept rows
+    gives the same permutation). O(n log n)."""
+    keep = np.flatnonzero(dist <= radius)
+    kept = dist[keep]
+    order = np.argsort(kept, kind="mergesort")
+    return ids[keep][order], kept[order]

@@ -130,7 +130,11 @@ class CheckpointRegistry:
         # projecting every registered one again and rebuilding the grid
         self._buf = np.empty((4, 0))
         self._filled = 0
-        self._grid: dict[tuple[int, int], np.ndarray] = {}
+        # the 2 km grid as sorted arrays: each gridded checkpoint's cell code (see
+        # kern.cell_code) and its id, ascending within a cell (a scene query looks up a
+        # block of cells with a few binary searches, not a dictionary lookup a cell)
+        self._codes = np.empty(0, np.int64)
+        self._coded = np.empty(0, np.int32)
         self._gridded = 0  # ids placed in the grid
         self._cell_counts: tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None = None
         self._rasters: DensityRasters | None = None
@@ -221,28 +225,27 @@ class CheckpointRegistry:
         lon, lat, x, y = (row[:n] for row in self._buf)
         return lon, lat, x, y
 
-    def _cells(self) -> dict[tuple[int, int], np.ndarray]:
-        """Checkpoint ids by 2 km cell, ascending in each; new ids are added to their cells."""
+    def _cells(self) -> tuple[np.ndarray, np.ndarray]:
+        """(cell code, checkpoint id) of every checkpoint, by code, ids ascending in a cell.
+
+        Checkpoints registered since the last call are merged in (their ids are larger
+        than every gridded one, so each goes after its cell's ids): O(n) copying with a
+        binary search per new id, not a sort of the whole grid.
+        """
         n = len(self)
         if self._gridded < n:
             _, _, x, y = self.arrays
-            new = np.arange(self._gridded, n)
+            new = np.arange(self._gridded, n, dtype=np.int32)
             cx = np.floor(x[new] / _CELL_M).astype(np.int64)
             cy = np.floor(y[new] / _CELL_M).astype(np.int64)
-            order = np.lexsort((cy, cx))  # stable: ids stay ascending within a cell
-            keys = np.stack([cx[order], cy[order]], axis=1)
-            change = np.ones(order.size, dtype=bool)
-            change[1:] = np.any(keys[1:] != keys[:-1], axis=1)
-            starts = np.flatnonzero(change)
-            ends = np.append(starts[1:], order.size)
-            grid = self._grid
-            for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-                key = (int(keys[s, 0]), int(keys[s, 1]))
-                ids = new[order[s:e]].astype(np.int32)
-                known = grid.get(key)
-                grid[key] = ids if known is None else np.concatenate([known, ids])
+            codes = cx * 2**32 + (cy + 2**31)  # kern.cell_code, for arrays
+            order = np.argsort(codes, kind="stable")  # ids stay ascending within a cell
+            codes, new = codes[order], new[order]
+            at = np.searchsorted(self._codes, codes, side="right")
+            self._codes = np.insert(self._codes, at, codes)
+            self._coded = np.insert(self._coded, at, new)
             self._gridded = n
-        return self._grid
+        return self._codes, self._coded
 
     def cell_counts(
         self,
@@ -289,41 +292,45 @@ class CheckpointRegistry:
             self._rasters = DensityRasters(x0, y0, _CELL_M, np.asarray(SIGMA_LEVELS_M), grids)
         return self._rasters
 
-    def within(self, lon: float, lat: float, radius_m: float) -> tuple[np.ndarray, np.ndarray]:
-        """Checkpoint ids within ``radius_m`` of a point and their distances, nearest first."""
+    def within(
+        self, lon: float, lat: float, radius_m: float, at: tuple[float, float] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Checkpoint ids within ``radius_m`` of a point and their distances, nearest first.
+
+        ``at`` is the point in metres (:func:`point_to_metres`) when the caller has
+        projected it already: a scene query needs it too, and projecting costs more than
+        the rest of the lookup.
+        """
         if not (math.isfinite(lon) and math.isfinite(lat)):
             raise ValueError(f"scene position ({lon!r}, {lat!r}) is not a finite lon/lat")
         if len(self) == 0:
             return np.empty(0, dtype=np.int32), np.empty(0)
-        x0, y0 = point_to_metres(lon, lat)
-        grid = self._cells()
+        x0, y0 = point_to_metres(lon, lat) if at is None else at
+        codes, ids = self._cells()
         r = int(math.ceil(radius_m / _CELL_M))
         cx, cy = int(math.floor(x0 / _CELL_M)), int(math.floor(y0 / _CELL_M))
-        parts = [
-            grid[k]
-            for i in range(cx - r, cx + r + 1)
-            for j in range(cy - r, cy + r + 1)
-            if (k := (i, j)) in grid
-        ]
-        if not parts:
+        ids = kern.cells_near(codes, ids, cx, cy, r)
+        if not ids.size:
             return np.empty(0, dtype=np.int32), np.empty(0)
-        ids = np.concatenate(parts)
         lons, lats, _, _ = self.arrays
         dist = local_m_to_point(float(lon), float(lat), lons[ids], lats[ids])
-        keep = dist <= radius_m
-        ids, dist = ids[keep], dist[keep]
-        order = np.argsort(dist, kind="stable")
-        return ids[order], dist[order]
+        return kern.nearest_first(ids, dist, float(radius_m))
 
-    def near_scene(self, lon: float, lat: float) -> tuple[np.ndarray, np.ndarray, float]:
-        """Checkpoints near a scene under the adaptive radius: (ids, distances, radius)."""
+    def near_scene(
+        self, lon: float, lat: float, at: tuple[float, float] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """Checkpoints near a scene under the adaptive radius: (ids, distances, radius).
+
+        ``at``: the scene in metres if already projected (see :meth:`within`). The
+        distances come nearest first, so those within the radius are a prefix.
+        """
         p = self.policy
-        ids, dist = self.within(lon, lat, p.max_m)
+        ids, dist = self.within(lon, lat, p.max_m, at)
         if ids.size >= p.min_checkpoints and dist[p.min_checkpoints - 1] <= p.base_m:
             radius = p.base_m
         elif ids.size >= p.min_checkpoints:
             radius = min(p.max_m, float(dist[p.min_checkpoints - 1]) * p.slack)
         else:
             radius = p.max_m
-        keep = dist <= radius
-        return ids[keep], dist[keep], radius
+        keep = int(np.searchsorted(dist, radius, side="right"))
+        return ids[:keep], dist[:keep], radius

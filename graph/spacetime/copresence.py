@@ -154,6 +154,16 @@ def _score(a: Hit, b: Hit, penalty: float) -> float:
     return a.weight + b.weight - penalty
 
 
+def _index_second(epoch_s: float) -> int:
+    """:func:`to_index_time` of one time as a plain int: the floor of the same float64
+    difference, without the half-dozen numpy calls (a report's scene pays two). A time the
+    index cannot hold goes through :func:`to_index_time` for its ``ValueError``."""
+    rel = epoch_s - BASE_EPOCH
+    if 0.0 <= rel < 2.0**31:  # False for NaN too
+        return math.floor(rel)
+    return int(to_index_time(np.array([epoch_s]))[0])
+
+
 def _label(key: str) -> str:
     return key.split(":", 1)[1]
 
@@ -472,9 +482,7 @@ class CoPresence:
         """
         if case_id in self.cases:
             return []
-        t_start, t_end = (
-            int(x) for x in to_index_time(np.array([start.timestamp(), end.timestamp()]))
-        )
+        t_start, t_end = _index_second(start.timestamp()), _index_second(end.timestamp())
         window = scene_window(self.checkpoints, lon, lat, t_start, t_end)
         case = _Case(case_id, window, close_at=window.t1 + self.late_s)
         self.cases[case_id] = case
@@ -533,12 +541,13 @@ class CoPresence:
                 self.revisions.append((pair, key, None))
         case.hits = new
         case.past = None
+        spans: dict[str, tuple[int, int, int, int]] = {}  # see _evidence_with
         for e in sorted(new):
             others = self.near.setdefault(e, {})
             others[case_id] = new[e]
             if 1 < len(others) <= MAX_NEAR_SCENES:
                 found: list[LinkEvidence] = []
-                self._evidence_with(e, new[e], others, found)
+                self._evidence_with(e, new[e], others, found, spans)
                 self.revisions.extend((ev.pair, ev.entity, ev) for ev in found)
 
     def _excuse(self, case_id: str) -> Callable[[np.ndarray, int, int], np.ndarray]:
@@ -560,77 +569,86 @@ class CoPresence:
         make with every other scene their entities were near.
 
         A province's case has hundreds of unusual entities, each near a few other scenes:
-        over a thousand evidence rows a case. The rows are built from plain lists, and what
-        depends only on the entity (its key, kind, ubiquity penalty) once per entity."""
+        over a thousand evidence rows a case. The hits are built from plain lists
+        (:meth:`_hits_of`); an entity near no other scene, most of them, costs a dictionary
+        insert, and what depends only on the entity (its key, kind, ubiquity penalty) is
+        worked out once per entity."""
         evidence: list[LinkEvidence] = []
         rows = np.flatnonzero(hits.weight >= self.min_weight)
         if not rows.size:
             return evidence
         case_id = case.case_id
-        start = hits.window.start
-        cp_name = self.checkpoints.names.value
         near, known = self.near, case.hits
-        columns = zip(
-            hits.ent[rows].tolist(),
-            hits.cp[rows].tolist(),
-            hits.dist_m[rows].tolist(),
-            hits.t[rows].tolist(),
-            hits.weight[rows].tolist(),
-            hits.p[rows].tolist(),
-            hits.stay_s[rows].tolist(),
-            strict=True,
-        )
-        for e, cp, dist_m, t, weight, p, stay_s in columns:
+        spans: dict[str, tuple[int, int, int, int]] = {}  # see _evidence_with
+        for e, hit in self._hits_of(case_id, hits, rows):
             previous = known.get(e)
-            if previous is not None and previous.weight >= weight:
+            if previous is not None and previous.weight >= hit.weight:
                 continue
-            hit = make_hit(case_id, cp_name(cp), dist_m, t - start, weight, p, t, stay_s)
             known[e] = hit
             others = near.get(e)
             if others is None:
-                others = near[e] = {}
+                near[e] = {case_id: hit}  # near this scene only: no evidence yet
+                continue
             others[case_id] = hit
             # near more than MAX_NEAR_SCENES an entity is part of the background (a bus, a
             # delivery van): pairing it with every one of them would cost O(scenes^2)
             # evidence for links the ubiquity penalty cancels anyway
             if 1 < len(others) <= MAX_NEAR_SCENES:
-                self._evidence_with(e, hit, others, evidence)
+                self._evidence_with(e, hit, others, evidence, spans)
         return evidence
 
     def _evidence_with(
-        self, e: int, hit: Hit, others: dict[str, Hit], out: list[LinkEvidence]
+        self,
+        e: int,
+        hit: Hit,
+        others: dict[str, Hit],
+        out: list[LinkEvidence],
+        spans: dict[str, tuple[int, int, int, int]],
     ) -> None:
         """Append the evidence entity ``e`` makes between ``hit``'s case and each other
         case in ``others`` (the entity's hits by case): :meth:`_evidence` for each, with
-        what depends on the entity alone worked out once."""
-        key = self.entities.value(e)
-        kind = _KINDS[key.split(":", 1)[0]]
+        what depends on the entity alone worked out once, and each case pair's windows
+        (``spans``: other case -> both windows' start and end, the lower case first) once
+        per scene query, not once per entity: a case whose entities were near many scenes
+        makes thousands of rows with a few dozen other cases."""
+        key = self.entities.values[e]
+        kind = _KINDS[key[: key.index(":")]]
         near = len(others)
         penalty = 0.5 * math.log(max(1.0, near - 2.0))  # :meth:`penalty`
         case_id = hit.case_id
-        cases = self.cases
-        own = cases[case_id].window
+        at, weight = hit.at, hit.weight
         compact = LinkEvidence.compact
         for other_id, other in others.items():
             if other_id == case_id:
                 continue
-            w = cases[other_id].window
+            pair_spans = spans.get(other_id)
+            if pair_spans is None:
+                pair_spans = spans[other_id] = self._spans(case_id, other_id)
+            # _score, inline (symmetric in its hits): thousands a case
+            if abs(at - other.at) < SAME_TRIP_S:
+                score = max(other.weight, weight) - penalty
+            else:
+                score = other.weight + weight - penalty
             if other_id < case_id:
-                a, b, spans = other, hit, (w.start, w.end, own.start, own.end)
+                ev = compact(other_id, case_id, key, score, other, hit, kind, near, e, pair_spans)
             else:
-                a, b, spans = hit, other, (own.start, own.end, w.start, w.end)
-            if abs(a.at - b.at) < SAME_TRIP_S:  # _score, inline: thousands a case
-                score = max(a.weight, b.weight) - penalty
-            else:
-                score = a.weight + b.weight - penalty
-            out.append(compact(a.case_id, b.case_id, key, score, a, b, kind, near, e, spans))
+                ev = compact(case_id, other_id, key, score, hit, other, kind, near, e, pair_spans)
+            out.append(ev)
+
+    def _spans(self, case_a: str, case_b: str) -> tuple[int, int, int, int]:
+        """Start and end of two cases' scene windows, the lower case id's first."""
+        if case_b < case_a:
+            case_a, case_b = case_b, case_a
+        wa, wb = self.cases[case_a].window, self.cases[case_b].window
+        return (wa.start, wa.end, wb.start, wb.end)
 
     def _hits_of(self, case_id: str, hits: SceneHits, rows: np.ndarray) -> list[tuple[int, Hit]]:
         """(entity id, :class:`Hit`) of rows ``rows`` of a scene query's answer, as
-        :meth:`_hit` builds them: a judgement again records hundreds, so the columns are
-        read as plain lists once and the hits built by :func:`make_hit`."""
+        :meth:`_hit` builds them: a query records hundreds, so the columns are read as
+        plain lists once, the checkpoints named by list indexing and the hits built by
+        :func:`make_hit`."""
         start = hits.window.start
-        cp_name = self.checkpoints.names.value
+        names = self.checkpoints.names.values
         columns = zip(
             hits.ent[rows].tolist(),
             hits.cp[rows].tolist(),
@@ -642,7 +660,7 @@ class CoPresence:
             strict=True,
         )
         return [
-            (e, make_hit(case_id, cp_name(cp), dist_m, t - start, weight, p, t, stay_s))
+            (e, make_hit(case_id, names[cp], dist_m, t - start, weight, p, t, stay_s))
             for e, cp, dist_m, t, weight, p, stay_s in columns
         ]
 

@@ -233,6 +233,12 @@ _new = object.__new__
 )
 
 
+#: one-row templates copied by :meth:`_Rows.first`
+_ONE_COLS = array("d", (0.0, 0.0, 0.0))
+_ONE_KEY = array("q", (0,))
+_ONE_ROW = array("i", (0,))
+
+
 class _Rows:
     """One case pair's evidence: ``cols`` holds (entity id, score, near) per row as
     doubles (entity ids < 2**31 are exact), ``hits`` the two hits per row; a row whose
@@ -251,13 +257,22 @@ class _Rows:
     @classmethod
     def first(cls, ev: LinkEvidence) -> _Rows:
         """A pair's rows holding only ``ev``, compact evidence (``ent_id`` >= 0, sentence
-        not written): how most pairs start, built without the appends."""
+        not written): how most pairs start, built without the appends. The arrays are
+        copies of one-row templates, filled in place: an array built from a tuple goes
+        through the generic iteration, a slice is a copy of its bytes (a case at a
+        province's scale opens thousands of pairs in one batch)."""
         rows = cls.__new__(cls)
-        rows.cols = array("d", (float(ev.ent_id), ev.score, float(ev.near)))
+        cols = _ONE_COLS[:]
+        cols[0] = ev.ent_id  # exact as a double: ids are below 2**31
+        cols[1] = ev.score
+        cols[2] = ev.near
+        keys = _ONE_KEY[:]
+        keys[0] = ev.ent_id
+        rows.cols = cols
         rows.hits = [ev.hit_a, ev.hit_b]
         rows.whole = None
-        rows.keys = array("q", (ev.ent_id,))
-        rows.rows = array("i", (0,))
+        rows.keys = keys
+        rows.rows = _ONE_ROW[:]
         return rows
 
     def __len__(self) -> int:
@@ -282,6 +297,13 @@ class _Rows:
         i = bisect_left(self.keys, ident)
         self.keys.insert(i, ident)
         self.rows.insert(i, row)
+
+    def append(self, ident: int, score: float, near: int, hit_a: Hit, hit_b: Hit) -> None:
+        """A last row for ``ident``, an id the rows do not hold yet."""
+        self.add_key(ident, len(self.cols) // 3)
+        self.cols.extend((float(ident), score, float(near)))
+        self.hits.append(hit_a)
+        self.hits.append(hit_b)
 
     def drop_key(self, ident: int) -> None:
         i = bisect_left(self.keys, ident)
@@ -336,20 +358,29 @@ class EvidenceStore(Mapping[tuple[str, str], dict[str, LinkEvidence]]):
     def keep_all(self, found: Iterable[LinkEvidence]) -> list[tuple[str, str]]:
         """:meth:`keep` each of ``found`` in turn; the pairs of those stored, in order
         (a pair once for each). A scene query brings a thousand of them at a province's
-        scale, most for a pair that holds no evidence yet."""
+        scale, most for a pair that holds no evidence yet or not through that entity:
+        compact evidence of that kind is stored without :meth:`_write`'s cases."""
         pairs = self._pairs
         stored: list[tuple[str, str]] = []
         for ev in found:
             pair = (ev.case_a, ev.case_b)
             rows = pairs.get(pair)
-            if rows is None:
-                if ev.ent_id >= 0 and ev._detail is None and ev._spans is not None:
+            if ev.ent_id >= 0 and ev._detail is None and ev._spans is not None:  # compact
+                if rows is None:
                     pairs[pair] = _Rows.first(ev)
                     self._count += 1
                     stored.append(pair)
                     continue
-                rows = pairs[pair] = _Rows()
-            row = self._row(rows, ev)
+                row = rows.find(ev.ent_id)
+                if row < 0:  # a new entity for the pair
+                    rows.append(ev.ent_id, ev.score, ev.near, ev.hit_a, ev.hit_b)
+                    self._count += 1
+                    stored.append(pair)
+                    continue
+            else:
+                if rows is None:
+                    rows = pairs[pair] = _Rows()
+                row = self._row(rows, ev)
             if row >= 0 and not ev.score > rows.cols[3 * row + 1]:
                 continue
             self._write(rows, row, ev)
@@ -420,10 +451,7 @@ class EvidenceStore(Mapping[tuple[str, str], dict[str, LinkEvidence]]):
                 rows.whole.append(ev)
                 ident = -len(rows.whole)
         if row < 0:
-            rows.add_key(ident, len(rows))
-            rows.cols.extend((float(ident), ev.score, float(ev.near)))
-            rows.hits.append(ev.hit_a)
-            rows.hits.append(ev.hit_b)
+            rows.append(ident, ev.score, ev.near, ev.hit_a, ev.hit_b)
             self._count += 1
         else:
             if old != ident:

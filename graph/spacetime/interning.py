@@ -11,7 +11,7 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -52,6 +52,13 @@ class Interner:
         """The value -> id map itself (read it, never change it: :meth:`intern` does), for
         loops that look up many values at dictionary speed."""
         return self._ids
+
+    @property
+    def values(self) -> Sequence[str]:
+        """The id -> value list itself (read it, never change it), for loops that name many
+        ids: ``values[i]`` without :meth:`value`'s call and range check, for ids known to
+        be assigned (read from an index or a map this interner filled)."""
+        return self._values
 
     def get(self, value: str) -> int | None:
         """The id of ``value`` if it has been interned, else None."""

@@ -107,10 +107,10 @@ def scene_window(
     """The checkpoints and padded window a scene query reads. ``ValueError`` if end < start."""
     if end < start:
         raise ValueError(f"window end {end} is before its start {start}; expected start <= end")
-    cps, dist, radius = registry.near_scene(lon, lat)
-    far = float(dist.max()) if dist.size else radius
+    x, y = point_to_metres(lon, lat)  # once: the checkpoint lookup needs it too
+    cps, dist, radius = registry.near_scene(lon, lat, at=(x, y))
+    far = float(dist[-1]) if dist.size else radius  # nearest first: the last is the farthest
     pad = int(BASE_PAD_S + far / TRAVEL_SPEED_MPS)
-    x, y = point_to_metres(lon, lat)
     return SceneWindow(
         cps.astype(np.int32),
         dist,
