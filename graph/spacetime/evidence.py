@@ -298,6 +298,15 @@ class _Rows:
             self.whole[-1 - ident] = None
 
 
+def _strongest(scores: array, k: int) -> list[int]:
+    """Places of the ``k`` highest ``scores``, strongest first, ties in stored order: the
+    ranking :meth:`EvidenceStore._summary_small` makes, for a pair with one row (most
+    pairs) without a sort."""
+    if len(scores) <= 1:
+        return list(range(len(scores)))[:k]
+    return sorted(range(len(scores)), key=lambda r: -scores[r])[:k]
+
+
 class EvidenceStore(Mapping[tuple[str, str], dict[str, LinkEvidence]]):
     """Best link evidence per (case pair, entity), stored compactly.
 
@@ -480,6 +489,10 @@ class EvidenceStore(Mapping[tuple[str, str], dict[str, LinkEvidence]]):
         """:meth:`summary` for a pair with few entries (most pairs): the same answer in
         plain Python, without the fixed cost of half a dozen numpy calls."""
         cols = rows.cols
+        if rows.whole is None:
+            # only interned entities (most pairs): every row is ranked and none is a bridge,
+            # so the rows need not be read one by one to find out
+            return self._build(pair, rows, _strongest(cols[1::3], k)), len(rows), None
         ranked: list[int] = []
         bridge: LinkEvidence | None = None
         for r in range(len(rows)):
