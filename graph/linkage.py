@@ -235,7 +235,8 @@ class Linker:
         if self._summaries is not None:  # scoring a batch's pairs: kept for the graph store
             self._summaries[(case_a, case_b)] = found
         if near:
-            ev.crowd = min(self.spacetime.core.crowd(case_a), self.spacetime.core.crowd(case_b))
+            core = self.spacetime.core
+            ev.crowd = min(core.crowd(case_a), core.crowd(case_b))
             best = near[0]
             a_hit, b_hit = best.hit_a, best.hit_b
             # the weaker side: the score is both hits' weights less the ubiquity penalty
@@ -246,7 +247,7 @@ class Linker:
             ev.st_entities = n_near
             ev.st_scenes = self._scenes_of(best.entity, case_a)
             ev.stops = (a_hit.stay_s >= STOP_S) + (b_hit.stay_s >= STOP_S)
-            ev.details.extend((e.kind, e) for e in near)
+            ev.details.extend([(e.kind, e) for e in near])
         if bridge is not None:
             ev.companion = bridge.score
             # the bridge's entity is "key_a+key_b" (graph.spacetime.sink): each vehicle's
@@ -262,12 +263,15 @@ class Linker:
         """How many scenes of the same category as ``like_case`` the entity was near."""
         category = self.spacetime.categories.get(like_case)
         memo = self._scenes  # a tick's bridges ask about the same few vehicles many times
-        if memo is not None and (entity, category) in memo:
-            return memo[(entity, category)]
+        key = (entity, category)
+        if memo is not None:
+            count = memo.get(key)
+            if count is not None:
+                return count
         near = self.spacetime.core.entity_hits(entity)
         count = sum(1 for c in near if self.spacetime.categories.get(c) == category)
         if memo is not None:
-            memo[(entity, category)] = count
+            memo[key] = count
         return count
 
     def score(self, case_a: str, case_b: str, *, explain: bool = False) -> Link | None:
