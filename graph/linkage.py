@@ -56,6 +56,32 @@ class Link:
     values: array  # the feature vector, in FEATURES order (compact: a link per scored pair)
     evidence: tuple[tuple[str, str], ...]  # (kind, sentence); empty below the threshold
 
+    @classmethod
+    def scored(
+        cls,
+        case_a: str,
+        case_b: str,
+        probability: float,
+        values: array,
+        evidence: tuple[tuple[str, str], ...],
+    ) -> Link:
+        """``Link(case_a, case_b, probability, values, evidence)``, the same object built
+        without the frozen dataclass's ``__init__`` (a guarded setattr a field): a batch
+        makes one for each of its tens of thousands of scored pairs."""
+        link = _new_object(cls)
+        _set_attribute(
+            link,
+            "__dict__",
+            {
+                "case_a": case_a,
+                "case_b": case_b,
+                "probability": probability,
+                "values": values,
+                "evidence": evidence,
+            },
+        )
+        return link
+
     @property
     def pair(self) -> tuple[str, str]:
         return (self.case_a, self.case_b)
@@ -63,6 +89,10 @@ class Link:
     @property
     def features(self) -> dict[str, float]:
         return dict(zip(FEATURES, self.values, strict=True))
+
+
+_new_object = object.__new__
+_set_attribute = object.__setattr__
 
 
 class _Probabilities(Mapping[tuple[str, str], float]):
@@ -315,18 +345,16 @@ class Linker:
             case_a, case_b = pairs[k]
             lo, hi = (case_a, case_b) if case_a <= case_b else (case_b, case_a)
             kept = ev is not None and (explain or p >= threshold)
-            out[k] = Link(lo, hi, p, array("d", x), sentences(ev) if kept else ())
+            out[k] = Link.scored(lo, hi, p, array("d", x), sentences(ev) if kept else ())
         return out
 
     def _terms_of(self, pairs: Sequence[tuple[str, str]]) -> dict[str, CaseTerms | None]:
         """Case id -> its :class:`CaseTerms` (``None``: not a known case), for every case of
         ``pairs``, each worked out once."""
         out: dict[str, CaseTerms | None] = {}
-        for pair in pairs:
-            for case_id in pair:
-                if case_id not in out:
-                    case = self.cases.get(case_id)
-                    out[case_id] = case_terms(case) if case is not None else None
+        for case_id in dict.fromkeys(itertools.chain.from_iterable(pairs)):  # each case once
+            case = self.cases.get(case_id)
+            out[case_id] = case_terms(case) if case is not None else None
         return out
 
     def _identity(
