@@ -181,6 +181,52 @@ class CaseTerms:
     cos_lat: float
     start: dt.datetime
     night: bool  # the window covers the small hours
+    #: ``start`` as whole microseconds: wall-clock ones, the UTC offset's (``None``: none),
+    #: and the tzinfo, so that a pair's gap is integer arithmetic (see :func:`_gap_us`)
+    wall_us: int = 0
+    offset_us: int | None = None
+    tz: dt.tzinfo | None = None
+
+    @classmethod
+    def of(
+        cls,
+        category: str,
+        mo: frozenset[str],
+        lon: float,
+        lat: float,
+        start: dt.datetime,
+        night: bool,
+    ) -> CaseTerms:
+        """The terms of a case with these values (the derived ones worked out here)."""
+        lat_rad, cos_lat = _lat_terms(lat)
+        offset = start.utcoffset()
+        return cls(
+            category,
+            _family(category),
+            mo,
+            lon,
+            lat_rad,
+            cos_lat,
+            start,
+            night,
+            (start.replace(tzinfo=None) - _EPOCH) // _MICROSECOND,
+            None if offset is None else offset // _MICROSECOND,
+            start.tzinfo,
+        )
+
+
+_EPOCH = dt.datetime(1970, 1, 1)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def _gap_us(a: CaseTerms, b: CaseTerms) -> int:
+    """``a.start - b.start`` in microseconds, as the datetimes subtract: wall times if they
+    share the tzinfo (or have equal offsets), else UTC times (a naive and an aware one
+    raise TypeError, as they do). Exact, and a third of the cost of the subtraction of two
+    aware datetimes of different tzinfo objects (each case's report has its own)."""
+    if a.tz is b.tz or a.offset_us == b.offset_us:
+        return a.wall_us - b.wall_us
+    return (a.wall_us - a.offset_us) - (b.wall_us - b.offset_us)  # type: ignore[operator]
 
 
 #: case id -> (the case, its scene and window, its MO then, its terms): a case is in pairs
@@ -197,14 +243,11 @@ def case_terms(case: Case) -> CaseTerms:
         return memo[3]
     if len(_TERMS) >= _SMALL_HOURS_MAX:
         _TERMS.clear()
-    lat_rad, cos_lat = _lat_terms(case.lat)
-    terms = CaseTerms(
+    terms = CaseTerms.of(
         case.category,
-        _family(case.category),
         frozenset(case.mo),
         case.lon,
-        lat_rad,
-        cos_lat,
+        case.lat,
         case.occurred_start,
         _covers_small_hours(case),
     )
@@ -232,7 +275,8 @@ def pattern_terms(a: CaseTerms, b: CaseTerms, closer: int, cat_share: float) -> 
     """The features from ``same_category`` to ``cat_rarity`` (FEATURES order): what the two
     cases and the pattern index say, with no identity evidence."""
     union = len(a.mo) + len(b.mo) - len(common := a.mo & b.mo)
-    gap = abs((a.start - b.start).total_seconds()) / 86400.0
+    # abs(timedelta.total_seconds()): its microseconds over 10**6 (one rounding), the same
+    gap = abs(_gap_us(a, b)) / 1_000_000 / 86400.0
     same = a.category == b.category
     near = closer >= 0 and same
     return [
@@ -260,7 +304,7 @@ def _identity_split() -> tuple[tuple[float, ...], tuple[float, ...]]:
     (computed here, not written out, so the two cannot part)."""
     head = FEATURES.index("same_category")
     tail = FEATURES.index("cat_rarity") + 1
-    terms = CaseTerms("", "", frozenset(), 0.0, 0.0, 1.0, dt.datetime(2026, 1, 1), False)
+    terms = CaseTerms.of("", frozenset(), 0.0, 0.0, dt.datetime(2026, 1, 1), False)
     empty = terms_vector(terms, terms, PairEvidence())
     return tuple(empty[:head]), tuple(empty[tail:])
 

@@ -56,6 +56,32 @@ class Link:
     values: array  # the feature vector, in FEATURES order (compact: a link per scored pair)
     evidence: tuple[tuple[str, str], ...]  # (kind, sentence); empty below the threshold
 
+    @classmethod
+    def scored(
+        cls,
+        case_a: str,
+        case_b: str,
+        probability: float,
+        values: array,
+        evidence: tuple[tuple[str, str], ...],
+    ) -> Link:
+        """``Link(case_a, case_b, probability, values, evidence)``, the same object built
+        without the frozen dataclass's ``__init__`` (a guarded setattr a field): a batch
+        makes one for each of its tens of thousands of scored pairs."""
+        link = _new_object(cls)
+        _set_attribute(
+            link,
+            "__dict__",
+            {
+                "case_a": case_a,
+                "case_b": case_b,
+                "probability": probability,
+                "values": values,
+                "evidence": evidence,
+            },
+        )
+        return link
+
     @property
     def pair(self) -> tuple[str, str]:
         return (self.case_a, self.case_b)
@@ -63,6 +89,10 @@ class Link:
     @property
     def features(self) -> dict[str, float]:
         return dict(zip(FEATURES, self.values, strict=True))
+
+
+_new_object = object.__new__
+_set_attribute = object.__setattr__
 
 
 class _Probabilities(Mapping[tuple[str, str], float]):
@@ -235,7 +265,8 @@ class Linker:
         if self._summaries is not None:  # scoring a batch's pairs: kept for the graph store
             self._summaries[(case_a, case_b)] = found
         if near:
-            ev.crowd = min(self.spacetime.core.crowd(case_a), self.spacetime.core.crowd(case_b))
+            core = self.spacetime.core
+            ev.crowd = min(core.crowd(case_a), core.crowd(case_b))
             best = near[0]
             a_hit, b_hit = best.hit_a, best.hit_b
             # the weaker side: the score is both hits' weights less the ubiquity penalty
@@ -246,7 +277,7 @@ class Linker:
             ev.st_entities = n_near
             ev.st_scenes = self._scenes_of(best.entity, case_a)
             ev.stops = (a_hit.stay_s >= STOP_S) + (b_hit.stay_s >= STOP_S)
-            ev.details.extend((e.kind, e) for e in near)
+            ev.details.extend([(e.kind, e) for e in near])
         if bridge is not None:
             ev.companion = bridge.score
             # the bridge's entity is "key_a+key_b" (graph.spacetime.sink): each vehicle's
@@ -262,12 +293,15 @@ class Linker:
         """How many scenes of the same category as ``like_case`` the entity was near."""
         category = self.spacetime.categories.get(like_case)
         memo = self._scenes  # a tick's bridges ask about the same few vehicles many times
-        if memo is not None and (entity, category) in memo:
-            return memo[(entity, category)]
+        key = (entity, category)
+        if memo is not None:
+            count = memo.get(key)
+            if count is not None:
+                return count
         near = self.spacetime.core.entity_hits(entity)
         count = sum(1 for c in near if self.spacetime.categories.get(c) == category)
         if memo is not None:
-            memo[(entity, category)] = count
+            memo[key] = count
         return count
 
     def score(self, case_a: str, case_b: str, *, explain: bool = False) -> Link | None:
@@ -311,18 +345,16 @@ class Linker:
             case_a, case_b = pairs[k]
             lo, hi = (case_a, case_b) if case_a <= case_b else (case_b, case_a)
             kept = ev is not None and (explain or p >= threshold)
-            out[k] = Link(lo, hi, p, array("d", x), sentences(ev) if kept else ())
+            out[k] = Link.scored(lo, hi, p, array("d", x), sentences(ev) if kept else ())
         return out
 
     def _terms_of(self, pairs: Sequence[tuple[str, str]]) -> dict[str, CaseTerms | None]:
         """Case id -> its :class:`CaseTerms` (``None``: not a known case), for every case of
         ``pairs``, each worked out once."""
         out: dict[str, CaseTerms | None] = {}
-        for pair in pairs:
-            for case_id in pair:
-                if case_id not in out:
-                    case = self.cases.get(case_id)
-                    out[case_id] = case_terms(case) if case is not None else None
+        for case_id in dict.fromkeys(itertools.chain.from_iterable(pairs)):  # each case once
+            case = self.cases.get(case_id)
+            out[case_id] = case_terms(case) if case is not None else None
         return out
 
     def _identity(

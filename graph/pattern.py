@@ -146,7 +146,7 @@ class _Column:
             keep = (np.hypot(self.x[:n] - x, self.y[:n] - y) <= max_m) & (
                 np.abs(self.t[:n] - t) <= max_s
             )
-            return np.flatnonzero(keep)
+            return keep.nonzero()[0]  # flatnonzero, without its ravel and dispatch
         rows = self.by_t[lo:hi]
         keep = (np.hypot(self.x[rows] - x, self.y[rows] - y) <= max_m) & (
             np.abs(self.t[rows] - t) <= max_s
@@ -183,18 +183,17 @@ class PatternIndex:
                 return []
             x, y = point_to_metres(case.lon, case.lat)
             t = case.occurred_start.timestamp()
-            col = self._cols.setdefault(case.category, _Column())
+            col = self._cols.get(case.category)
+            if col is None:  # not setdefault: an empty column is half a dozen arrays to make
+                col = self._cols[case.category] = _Column()
             n = col.n
             near = col.within(x, y, t, self.max_m, self.max_s)
             near.sort()  # in arrival order
             col.append(case.case_id, x, y, t)
             self._where[case.case_id] = (case.category, n, float(x), float(y), t)
             self._total += 1
-            out = []
-            for i in near.tolist():
-                other = col.ids[i]
-                out.append((other, case.case_id) if other < case.case_id else (case.case_id, other))
-            return out
+            me, ids = case.case_id, col.ids
+            return [(ids[i], me) if ids[i] < me else (me, ids[i]) for i in near.tolist()]
 
     def share(self, category: str) -> float:
         """The category's share of all registered cases (1 if none yet)."""

@@ -320,6 +320,16 @@ class _Rows:
             self.whole[-1 - ident] = None
 
 
+def _strongest(cols: array, k: int) -> list[int]:
+    """The ``k`` rows of ``cols`` (see :class:`_Rows`) with the highest scores, strongest
+    first, ties in stored order: the ranking :meth:`EvidenceStore._summary_small` makes of
+    rows that are all ranked, for a pair with one row (most pairs) without a sort."""
+    n = len(cols) // 3
+    if n <= 1:
+        return list(range(n))[:k]
+    return sorted(range(n), key=lambda r: -cols[3 * r + 1])[:k]
+
+
 class EvidenceStore(Mapping[tuple[str, str], dict[str, LinkEvidence]]):
     """Best link evidence per (case pair, entity), stored compactly.
 
@@ -485,6 +495,11 @@ class EvidenceStore(Mapping[tuple[str, str], dict[str, LinkEvidence]]):
         rows = self._pairs.get(pair)
         if rows is None:
             return [], 0, None
+        cols = rows.cols
+        if rows.whole is None and len(cols) <= 3 * _SMALL:
+            # only interned entities (most pairs): every row is ranked and none is a bridge,
+            # so the rows need not be read one by one to find out
+            return self._build(pair, rows, _strongest(cols, k)), len(cols) // 3, None
         if len(rows) <= _SMALL:
             return self._summary_small(pair, rows, k)
         table = np.frombuffer(rows.cols, dtype=np.float64).reshape(-1, 3)

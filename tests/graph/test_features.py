@@ -7,12 +7,17 @@ import datetime as dt
 import math
 import random
 import struct
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from geo.distance import EARTH_RADIUS_M
 from graph.cases import Case
 from graph.features import (
+    CaseTerms,
     PairEvidence,
     _covers_small_hours,
+    _gap_us,
     case_terms,
     pair_features,
     pair_vector,
@@ -105,3 +110,36 @@ def test_pattern_only_vector_is_pair_vector_without_identity_evidence() -> None:
             assert full[5:14] == _pattern_reference(a, b, closer, share)
         for c in cases[::3]:  # later reports: the MO grows, the kept terms follow
             c.mo.append(f"mo{round_}")
+
+
+def test_gap_in_microseconds_is_the_datetime_subtraction() -> None:
+    """A pair's gap from the kept microseconds is ``abs((a - b).total_seconds())`` bit for
+    bit, whatever the two times' tzinfo: shared (wall times, even across a DST change),
+    distinct with equal or different offsets, a DST zone's folds, naive ones; a naive and
+    an aware time raise TypeError as their subtraction does."""
+    rng = random.Random(11)
+    york = ZoneInfo("America/New_York")
+    zones = [CST, dt.timezone(dt.timedelta(hours=8)), dt.UTC, york, None]
+    base = dt.datetime(2026, 3, 7, 12)  # a day before New York's clocks go forward
+
+    def when() -> dt.datetime:
+        t = base + dt.timedelta(seconds=rng.randrange(-40 * 86400, 40 * 86400),
+                                microseconds=rng.randrange(10**6))  # fmt: skip
+        return t.replace(tzinfo=rng.choice(zones), fold=rng.randrange(2))
+
+    def terms(t: dt.datetime) -> CaseTerms:
+        return CaseTerms.of("theft.fuel", frozenset(), 121.6, 29.9, t, False)
+
+    checked = 0
+    for _ in range(4000):
+        a, b = when(), when()
+        try:
+            want = abs((a - b).total_seconds()) / 86400.0
+        except TypeError:
+            with pytest.raises(TypeError):
+                _gap_us(terms(a), terms(b))
+            continue
+        got = abs(_gap_us(terms(a), terms(b))) / 1_000_000 / 86400.0
+        assert struct.pack("d", got) == struct.pack("d", want), (a, b)
+        checked += 1
+    assert checked > 2000

@@ -7,7 +7,7 @@ from array import array
 from pathlib import Path
 
 from graph.cases import CaseBook
-from graph.features import pair_vector, sentences
+from graph.features import FEATURES, pair_vector, sentences
 from graph.linkage import JOINED_SHOWN, Link, Linker, _linked_parts
 from graph.linkmodel import LinkModel
 from graph.spacetime.sink import SpaceTimeSink
@@ -294,3 +294,21 @@ def test_batch_scoring_equals_scoring_each_pair_with_all_its_evidence(
         assert linker.score(*pairs[0]) == batch[0]
     finally:
         runtime.close()
+
+
+def test_a_scored_link_is_the_dataclass_one() -> None:
+    """:meth:`Link.scored` builds what ``Link(...)`` does: equal, the same fields in the
+    same order and repr, and as immutable."""
+    import dataclasses
+
+    import pytest
+
+    values = array("d", [0.5 * k - 2.25 for k in range(len(FEATURES))])
+    args = ("C1", "C2", 0.8125, values, (("vehicle", "seen near both scenes"),))
+    quick, full = Link.scored(*args), Link(*args)
+    assert quick == full and repr(quick) == repr(full) and vars(quick) == vars(full)
+    assert list(vars(quick)) == list(vars(full))
+    assert dataclasses.astuple(quick) == dataclasses.astuple(full)
+    assert quick.pair == ("C1", "C2") and quick.features == full.features
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        quick.probability = 0.0  # type: ignore[misc]

@@ -158,3 +158,48 @@ def test_the_fast_constructors_build_the_same_objects() -> None:
     assert quick == full and hash(quick) == hash(full)
     assert (quick.near, quick.ent_id, quick.detail) == (full.near, full.ent_id, full.detail)
     assert "浙B12345" in quick.detail
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_summary_of_pairs_without_bridges_agrees_with_numpy(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The summary of a pair of interned entities only (no row kept whole: the small path's
+    shortcut) equals the numpy one, ties in stored order, for any ``k``."""
+    import graph.spacetime.evidence as evidence
+
+    rng = random.Random(seed)
+    ids = {k: i for i, k in enumerate(ENTITIES)}
+    store = EvidenceStore(ids.get, ENTITIES.__getitem__, SPANS.__getitem__)
+    pairs = [("A", "B"), ("A", "C"), ("B", "C")]
+    for _ in range(rng.randrange(1, 40)):
+        ev = _evidence(rng.choice(pairs), rng)
+        if ev.kind != "companion":
+            # equal scores in a pair: the ranking's ties
+            store.keep(ev if rng.random() < 0.5 else _with_score(ev, float(rng.randrange(3))))
+
+    def digest(s: tuple[list[LinkEvidence], int, LinkEvidence | None]) -> tuple:
+        top, n, bridge = s
+        return [(e.entity, e.score, e.detail) for e in top], n, bridge
+
+    asked = [(p, k) for p in pairs for k in range(5)]
+    small = [digest(store.summary(*p, k)) for p, k in asked]
+    monkeypatch.setattr(evidence, "_SMALL", 0)  # every pair through numpy
+    assert [digest(store.summary(*p, k)) for p, k in asked] == small
+    assert any(n for _, n, _ in small)
+
+
+def _with_score(ev: LinkEvidence, score: float) -> LinkEvidence:
+    """``ev`` with another score (compact: its sentence written on read)."""
+    return LinkEvidence.compact(
+        ev.case_a,
+        ev.case_b,
+        ev.entity,
+        score,
+        ev.hit_a,
+        ev.hit_b,
+        ev.kind,
+        ev.near,
+        ev.ent_id,
+        ev._spans,  # type: ignore[arg-type]
+    )
