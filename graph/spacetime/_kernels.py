@@ -124,6 +124,32 @@ def standing_matches(cp, t, w_ptr, w_t0, w_t1):  # noqa: ANN001, ANN201
 
 
 @njit(cache=True, nogil=True)
+def merge_csr(ptr, t0, t1, owner, add_ptr, add_t0, add_t1, add_owner):  # noqa: ANN001, ANN201
+    """Two CSRs over the same checkpoints as one: each checkpoint's rows of the first, then
+    its rows of the second (what ``np.insert`` at each segment's end gives, in one pass).
+    Returns (ptr, t0, t1, owner). O(rows)."""
+    n_cp = ptr.shape[0] - 1
+    total = t0.shape[0] + add_t0.shape[0]
+    out_ptr = ptr + add_ptr
+    o0 = np.empty(total, t0.dtype)
+    o1 = np.empty(total, t1.dtype)
+    ow = np.empty(total, owner.dtype)
+    k = 0
+    for c in range(n_cp):
+        for j in range(ptr[c], ptr[c + 1]):
+            o0[k] = t0[j]
+            o1[k] = t1[j]
+            ow[k] = owner[j]
+            k += 1
+        for j in range(add_ptr[c], add_ptr[c + 1]):
+            o0[k] = add_t0[j]
+            o1[k] = add_t1[j]
+            ow[k] = add_owner[j]
+            k += 1
+    return out_ptr, o0, o1, ow
+
+
+@njit(cache=True, nogil=True)
 def correlate_rows(a, k):  # noqa: ANN001, ANN201
     """``out[i, j] = sum_d k[d] * a[i + d - r, j]`` with zeros outside ``a`` (r = len(k) // 2):
     a 1-D correlation down the rows of a C-ordered 2-D array.

@@ -411,15 +411,8 @@ class CoPresence:
         ptr, t0, t1, owner = built
         n_cp = ptr.shape[0] - 1
         first = len(self._open) - self._unbuilt
-        add_ptr, add_t0, add_t1, add_owner = self._window_rows(self._open[first:], first, n_cp)
-        cps = np.repeat(np.arange(n_cp, dtype=np.int64), np.diff(add_ptr))
-        at = ptr[cps + 1]  # end of each checkpoint's rows; np.insert keeps the given order
-        return (
-            ptr + add_ptr,
-            np.insert(t0, at, add_t0),
-            np.insert(t1, at, add_t1),
-            np.insert(owner, at, add_owner),
-        )
+        added = self._window_rows(self._open[first:], first, n_cp)
+        return kern.merge_csr(ptr, t0, t1, owner, *added)
 
     def _standing(self, ent: np.ndarray, cp: np.ndarray, t: np.ndarray) -> None:
         """Note the sightings that fall in open scene windows (judged by

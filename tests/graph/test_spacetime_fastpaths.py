@@ -7,6 +7,7 @@ import logging
 import numpy as np
 import pytest
 
+from graph.spacetime import _kernels as kern
 from graph.spacetime.checkpoints import CheckpointRegistry
 from graph.spacetime.copresence import CoPresence
 from graph.spacetime.entities import EntityStats, entity_key
@@ -161,3 +162,39 @@ def test_a_batch_prepared_at_once_and_indexed_run_by_run_equals_one_run_at_a_tim
     ):
         np.testing.assert_array_equal(got, want)
     assert prepared.t.size == n
+
+
+def _insert_merge(
+    ptr: np.ndarray, cols: list[np.ndarray], add_ptr: np.ndarray, add_cols: list[np.ndarray]
+) -> list[np.ndarray]:
+    """The plain merge: each added segment inserted at the end of its checkpoint's rows."""
+    n_cp = ptr.shape[0] - 1
+    cps = np.repeat(np.arange(n_cp, dtype=np.int64), np.diff(add_ptr))
+    at = ptr[cps + 1]
+    return [ptr + add_ptr] + [np.insert(c, at, a) for c, a in zip(cols, add_cols, strict=True)]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_merging_new_case_windows_in_one_pass_equals_inserting_them(seed: int) -> None:
+    """Open scene windows by checkpoint, with the windows of cases added since appended
+    after each checkpoint's rows (the standing matches keep that order)."""
+    rng = np.random.default_rng(seed)
+    n_cp = [1, 5, 40, 3, 17, 9][seed]
+
+    def csr(rows: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        per = (
+            np.bincount(rng.integers(0, n_cp, rows), minlength=n_cp)
+            if rows
+            else np.zeros(n_cp, np.int64)
+        )
+        ptr = np.zeros(n_cp + 1, np.int64)
+        np.cumsum(per, out=ptr[1:])
+        return ptr, [rng.integers(0, 10**6, rows).astype(np.int64) for _ in range(3)]
+
+    base_ptr, base = csr([0, 12, 300, 0, 1, 50][seed])
+    add_ptr, add = csr([4, 0, 25, 0, 1, 7][seed])
+    got = kern.merge_csr(base_ptr, *base, add_ptr, *add)
+    want = _insert_merge(base_ptr, base, add_ptr, add)
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == w.dtype
+        np.testing.assert_array_equal(g, w)
