@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
+
 from ingest.keyhashes import KeyHashes
 from ingest.sqlite import SqliteStore
 
@@ -75,6 +77,21 @@ SELECT json_extract(e.value, '$[0]'), json_extract(e.value, '$[1]'),
        json_extract(e.value, '$[3]'), json_extract(e.value, '$[4]')
 FROM json_each(?1) AS e ORDER BY e.key
 """
+#: the usual batch, with less to encode: one source (a parameter), event times in whole
+#: microseconds (as every ``datetime.timestamp()`` is: the count over 10**6, correctly
+#: rounded, which is also what SQLite's division gives), each payload's offset a running
+#: sum of the lengths. The array holds (key, kind, microseconds, position, length).
+_INSERT_BATCH_MICROS = """
+INSERT OR IGNORE INTO journal (key, kind, event_time, payload, source, position)
+SELECT json_extract(e.value, '$[0]'), json_extract(e.value, '$[1]'),
+       json_extract(e.value, '$[2]') / 1000000.0,
+       substr(?2, 1 + sum(json_extract(e.value, '$[4]')) OVER w - json_extract(e.value, '$[4]'),
+              json_extract(e.value, '$[4]')),
+       ?3, json_extract(e.value, '$[3]')
+FROM json_each(?1) AS e
+WINDOW w AS (ORDER BY e.key ROWS UNBOUNDED PRECEDING)
+ORDER BY e.key
+"""
 #: the same, a row at a time: for a batch whose text holds a NUL character, which SQLite's
 #: JSON functions cut short ("a\u0000b" ->> "a"); the key then stored was another key
 _INSERT_ROWS = """
@@ -85,6 +102,16 @@ VALUES (?, ?, ?, ?, ?, ?)
 
 #: the batch's JSON array: compact, no circularity check (plain tuples of str and numbers)
 _ENCODE = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":")).encode
+
+
+def _whole_micros(times: list[float]) -> list[int] | None:
+    """``times`` (unix seconds) as whole microseconds, if each is exactly such a count over
+    10**6 as a double (what SQLite's ``/ 1000000.0`` gives back bit for bit); else None."""
+    secs = np.array(times, dtype=np.float64)
+    us = np.rint(secs * 1e6)
+    if not (np.array_equal(us / 1e6, secs) and np.all(np.abs(us) < 2.0**53)):
+        return None
+    return us.astype(np.int64).tolist()
 
 
 class JournalCommitError(RuntimeError):
@@ -278,22 +305,33 @@ class Journal(SqliteStore):
 
     @staticmethod
     def _insert_statement(fresh: list[JournalEntry]) -> tuple[str, object]:
-        """The insert of a batch and its parameters: :data:`_INSERT_BATCH` with a JSON array
-        of (key, kind, time, source, position, offset, length) and one blob of the payloads;
-        :data:`_INSERT_ROWS` with the entries if any text holds a NUL character or every
-        payload is empty."""
-        meta = []
-        offset = 1  # substr() counts from 1
-        for e in fresh:
-            meta.append((e.key, e.kind, e.event_time, e.source, e.position, offset, len(e.payload)))
-            offset += len(e.payload)
-        text = _ENCODE(meta)
+        """The insert of a batch and its parameters: :data:`_INSERT_BATCH_MICROS` for the
+        usual batch (one source, times in whole microseconds), else :data:`_INSERT_BATCH`
+        with a JSON array of (key, kind, time, source, position, offset, length); either
+        with one blob of the payloads. :data:`_INSERT_ROWS` with the entries if any text
+        holds a NUL character or every payload is empty."""
         payloads = b"".join([e.payload for e in fresh])
+        source = fresh[0].source
+        micros = _whole_micros([e.event_time for e in fresh])
+        if micros is not None and all(e.source == source for e in fresh):
+            sql, params = _INSERT_BATCH_MICROS, (source,)
+            rows = zip(fresh, micros, strict=True)
+            text = _ENCODE([(e.key, e.kind, us, e.position, len(e.payload)) for e, us in rows])
+        else:
+            sql, params = _INSERT_BATCH, ()
+            meta = []
+            offset = 1  # substr() counts from 1
+            for e in fresh:
+                meta.append(
+                    (e.key, e.kind, e.event_time, e.source, e.position, offset, len(e.payload))
+                )
+                offset += len(e.payload)
+            text = _ENCODE(meta)
         # (a backslash before "u0000" also matches: harmless, a row at a time); substr() of
         # an empty blob is NULL, not an empty payload
-        if "\\u0000" in text or not payloads:
+        if "\\u0000" in text or "\x00" in source or not payloads:
             return _INSERT_ROWS, list(fresh)
-        return _INSERT_BATCH, (text, payloads)
+        return sql, (text, payloads, *params)
 
     @staticmethod
     def _store(cur: sqlite3.Cursor, insert: tuple[str, object], expected: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import math
 import os
 import signal
 import subprocess
@@ -330,3 +331,54 @@ def test_key_hashes_keep_every_row_when_recent_keys_become_a_run(
     assert len(probe) - 1 not in found
     for i, k in enumerate(probe[:-1]):
         assert sorted(found[i]) == rows[k]
+
+
+_ROW = "SELECT seq, key, kind, event_time, payload, source, position FROM journal ORDER BY seq"
+
+
+def _stored_rows(path: Path, entries: list[JournalEntry]) -> list[tuple]:
+    journal = Journal(path)
+    journal.append(entries)
+    journal.close()
+    with connect(path) as conn:
+        return conn.execute(_ROW).fetchall()
+
+
+def _reference_rows(path: Path, entries: list[JournalEntry]) -> list[tuple]:
+    """Each entry inserted with its own parameters: what every insert path must store."""
+    Journal(path).close()  # the schema
+    with connect(path) as conn:
+        conn.executemany(
+            "INSERT INTO journal (key, kind, event_time, payload, source, position)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            entries,
+        )
+        conn.commit()
+        return conn.execute(_ROW).fetchall()
+
+
+@pytest.mark.parametrize(
+    "case", ["micros", "sub-microsecond time", "two sources", "negative and huge times"]
+)
+def test_each_batch_insert_stores_what_a_row_at_a_time_insert_stores(
+    tmp_path: Path, case: str
+) -> None:
+    """The usual batch (one source, times in whole microseconds as ``datetime.timestamp()``
+    gives them) is sent with its times as integers and its source once; any other batch as
+    before. Times come back as the same doubles, payloads and their boundaries intact."""
+    rng = np.random.default_rng(7)
+    entries = []
+    for i in range(300):
+        us = 1_772_380_800_000_000 + int(rng.integers(0, 86_400_000_000))
+        t = us / 10**6
+        if case == "sub-microsecond time" and i == 150:
+            t = math.nextafter(t, math.inf)  # no longer a whole number of microseconds
+        if case == "negative and huge times" and i % 100 == 0:
+            t = [-1.5, 9.0e15, 1e-6][i // 100]
+        payload = b'{"n": %d, "pad": "%s"}' % (i, b"x" * int(rng.integers(0, 40)))
+        source = "file:a.jsonl" if case != "two sources" or i < 200 else "kafka:icc/1"
+        entries.append(JournalEntry(f"sighting:s{i}", "sighting", t, payload, source, str(i)))
+    got = _stored_rows(tmp_path / "a.sqlite", entries)
+    want = _reference_rows(tmp_path / "b.sqlite", entries)
+    assert got == want
+    assert [r[3] for r in got] == [e.event_time for e in entries]  # bit for bit
