@@ -21,13 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from geo.lookup import JurisdictionIndex
-from ingest.batch import MessageBatch, sighting_columns
+from ingest.batch import non_sightings, sighting_columns
 from ingest.models import (
     Incident,
     Message,
     Organization,
     PersonMention,
-    Sighting,
     TeamStatus,
     Vehicle,
 )
@@ -83,9 +82,7 @@ def batch_incidents(messages: Sequence[Message]) -> list[Incident]:
     a thousand messages each; any other sequence is scanned (a sighting is never an
     incident: the exact type test skips most of it cheaply).
     """
-    if isinstance(messages, MessageBatch):
-        return [m for _, m in messages.columns.others if isinstance(m, Incident)]
-    return [m for m in messages if type(m) is not Sighting and isinstance(m, Incident)]
+    return [m for m in non_sightings(messages) if isinstance(m, Incident)]
 
 
 def _extend_unique(target: list, items: Sequence) -> None:

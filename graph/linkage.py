@@ -16,7 +16,7 @@ from array import array
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from graph.cases import CaseBook
+from graph.cases import CaseBook, batch_incidents
 from graph.features import (
     FEATURES,
     CaseTerms,
@@ -35,7 +35,7 @@ from graph.spacetime.evidence import LinkEvidence
 from graph.spacetime.scene import STOP_S
 from graph.spacetime.sink import SpaceTimeSink
 from graph.summary import SeriesEvent, SeriesSummary, summarize
-from ingest.models import Incident, Message
+from ingest.models import Message
 
 __all__ = ["Link", "Linker"]
 
@@ -166,12 +166,11 @@ class Linker:
         self.last_summaries = {}
         changed = self.spacetime.drain_changed()
         new_cases = False
-        for msg in messages:
-            if isinstance(msg, Incident):
-                case = self.cases.get(msg.case)
-                if case is not None:
-                    changed.update(self.pattern.add(case))
-                    new_cases = True
+        for msg in batch_incidents(messages):
+            case = self.cases.get(msg.case)
+            if case is not None:
+                changed.update(self.pattern.add(case))
+                new_cases = True
         if self.persons is not None:
             changed |= self.persons.drain_changed()
         if new_cases:

@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from icc.runtime import Runtime
+from ingest.ahead import ValidateAhead
 from ingest.models import ContractError, parse_message
 from ingest.pipeline import stream_gc
 from ingest.sources import RawMessage, batched, read_jsonl
@@ -168,12 +169,13 @@ def _replay(
 
         total, ordered = event_time_order(counted(), work, SPILL_EVERY)
         task = progress.add_task("replay", total=total)
-        with stream_gc():
-            for chunk in batched(ordered, runtime.settings.batch_size):
-                # each batch's disk sync overlaps reading and applying the next one
-                runtime.ingestor.process(chunk, durable=False)
-                progress.advance(task, len(chunk))
-            runtime.ingestor.sync()
+        # each batch's disk sync overlaps reading and applying the next one, and a worker
+        # process validates batches ahead of the pipeline (see ingest.ahead)
+        with stream_gc(), ValidateAhead() as ahead:
+            for step in runtime.ingestor.stream(
+                batched(ordered, runtime.settings.batch_size), ahead=ahead
+            ):
+                progress.advance(task, len(step.chunk))
     totals = runtime.ingestor.totals
     summary = ReplaySummary(
         received=totals.received - start[0],

@@ -16,6 +16,7 @@ the journal on restart with :meth:`Ingestor.rebuild`.
 
 from __future__ import annotations
 
+import array
 import contextlib
 import gc
 import logging
@@ -23,15 +24,26 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-from ingest.batch import MessageBatch
+import numpy as np
+
+from ingest.ahead import SIGHTING, ValidateAhead, Validated
+from ingest.batch import MessageBatch, SightingsOnDemand, columns_of
 from ingest.deadletter import DeadLetter, DeadLetterStore
 from ingest.journal import Journal, JournalCommitError, JournalEntry
-from ingest.models import ContractError, Message, parse_message
+from ingest.models import ContractError, Message, Sighting, parse_message
 from ingest.sources import RawMessage, batched
 
-__all__ = ["STREAM_GC_THRESHOLD", "BatchResult", "IngestTotals", "Ingestor", "Sink", "stream_gc"]
+__all__ = [
+    "STREAM_GC_THRESHOLD",
+    "BatchResult",
+    "IngestTotals",
+    "Ingestor",
+    "Sink",
+    "Streamed",
+    "stream_gc",
+]
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +70,62 @@ class Sink(Protocol):
     def apply(self, messages: Sequence[Message]) -> None: ...
 
 
+def _validated_batch(
+    fresh: list[Message | int], validated: Validated, raws: list[bytes | str]
+) -> MessageBatch:
+    """The batch the sinks get from a batch validated ahead: the stored messages
+    ``fresh``, where a sighting is its row in ``validated``'s columns."""
+    rows: list[int] = []
+    others: list[tuple[int, Message]] = []
+    for item in fresh:
+        if type(item) is int:
+            rows.append(item)
+        else:
+            others.append((len(rows), item))  # type: ignore[arg-type]
+    epoch = np.frombuffer(validated.epoch, dtype=np.float64)
+    v = validated
+    if len(rows) == len(v.keys):  # every sighting of the batch is stored: rows 0..n-1
+        return MessageBatch.of_columns(
+            columns_of(
+                SightingsOnDemand(raws),
+                v.kinds,
+                v.entities,
+                v.checkpoint_ids,
+                v.lons,
+                v.lats,
+                epoch,
+                others,
+            )
+        )
+    return MessageBatch.of_columns(
+        columns_of(
+            SightingsOnDemand([raws[i] for i in rows]),
+            [v.kinds[i] for i in rows],
+            [v.entities[i] for i in rows],
+            [v.checkpoint_ids[i] for i in rows],
+            [v.lons[i] for i in rows],
+            [v.lats[i] for i in rows],
+            epoch[np.asarray(rows, dtype=np.intp)],
+            others,
+        )
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class BatchResult:
     accepted: int
     duplicates: int
     deadlettered: int
     by_kind: dict[str, int]
+
+
+class Streamed(NamedTuple):
+    """One micro-batch of :meth:`Ingestor.stream`: the batch, its result, and the seconds
+    spent validating it."""
+
+    chunk: Sequence[RawMessage]
+    result: BatchResult
+    validate_s: float
 
 
 @dataclass
@@ -118,7 +180,13 @@ class Ingestor:
         self._lock = threading.Lock()
         self._broken: str | None = None  # a failed commit after the sinks had the batch
 
-    def process(self, batch: Sequence[RawMessage], *, durable: bool = True) -> BatchResult:
+    def process(
+        self,
+        batch: Sequence[RawMessage],
+        *,
+        durable: bool = True,
+        validated: Validated | None = None,
+    ) -> BatchResult:
         """Process one micro-batch; on return the batch is durable (journal or dead letters).
 
         With ``durable=False`` it returns as soon as the sinks have the batch, while the
@@ -132,24 +200,20 @@ class Ingestor:
         later batch: the derived state then holds messages the journal lost, and only a
         restart (which rebuilds it from the journal) makes the two agree again.
 
+        ``validated`` is what :func:`ingest.ahead.validate` found in this batch, if a
+        worker validated it ahead (:meth:`stream`): the sightings' columns are taken
+        from it, and only the other messages are parsed here.
+
         Complexity: O(n) validation + O(n log N) journal inserts.
         """
-        entries: list[JournalEntry] = []
-        parsed: dict[str, Message] = {}
-        rejects: list[DeadLetter] = []
-        for item in batch:
-            try:
-                msg = parse_message(item.raw)
-            except ContractError as exc:
-                rejects.append(DeadLetter(item.raw, str(exc), item.source, item.position))
-                continue
-            key = msg.key
-            entries.append(
-                JournalEntry(
-                    key, msg.kind, msg.event_time.timestamp(), item.raw, item.source, item.position
-                )
-            )
-            parsed.setdefault(key, msg)
+        if validated is None:
+            entries, parsed, rejects = self._parse(batch)
+            sightings: list[bytes | str] = []
+        else:
+            read = self._read(batch, validated)
+            if read is None:  # the worker and this process disagree: trust this one
+                return self.process(batch, durable=durable)
+            entries, parsed, rejects, sightings = read
         with self._lock:
             self._refuse_if_broken()
             self.deadletters.add(rejects)
@@ -161,7 +225,10 @@ class Ingestor:
                     fresh = list(parsed.values())  # first of each key, in order, as stored
                 else:
                     fresh = [parsed[e.key] for e in stored]
-                accepted = MessageBatch(fresh, [e.event_time for e in stored])
+                if validated is None:
+                    accepted = MessageBatch(fresh, [e.event_time for e in stored])  # type: ignore[arg-type]
+                else:
+                    accepted = _validated_batch(fresh, validated, sightings)
                 for sink in self.sinks:
                     sink.apply(accepted)
                 cols = accepted.columns
@@ -186,6 +253,99 @@ class Ingestor:
             settle_garbage()
         return result
 
+    @staticmethod
+    def _parse(
+        batch: Sequence[RawMessage],
+    ) -> tuple[list[JournalEntry], dict[str, Message | int], list[DeadLetter]]:
+        """Validate every message here: journal entries, the first message of each key,
+        the rejects."""
+        entries: list[JournalEntry] = []
+        parsed: dict[str, Message | int] = {}
+        rejects: list[DeadLetter] = []
+        for item in batch:
+            try:
+                msg = parse_message(item.raw)
+            except ContractError as exc:
+                rejects.append(DeadLetter(item.raw, str(exc), item.source, item.position))
+                continue
+            key = msg.key
+            entries.append(
+                JournalEntry(
+                    key, msg.kind, msg.event_time.timestamp(), item.raw, item.source, item.position
+                )
+            )
+            parsed.setdefault(key, msg)
+        return entries, parsed, rejects
+
+    @staticmethod
+    def _read(
+        batch: Sequence[RawMessage], validated: Validated
+    ) -> (
+        tuple[list[JournalEntry], dict[str, Message | int], list[DeadLetter], list[bytes | str]]
+        | None
+    ):
+        """A batch validated ahead: journal entries, the first of each key (a sighting as
+        its row in the columns), the rejects, the sightings' raw bytes. Only messages
+        that are not sightings are parsed here. None if this process finds a sighting
+        the worker did not (it cannot, validation being the same code; then the caller
+        validates the whole batch here)."""
+        if len(validated.tags) != len(batch):
+            raise ValueError(
+                f"validated {len(validated.tags)} messages for a batch of {len(batch)}"
+            )
+        entries: list[JournalEntry] = []
+        parsed: dict[str, Message | int] = {}
+        rejects: list[DeadLetter] = []
+        sightings: list[bytes | str] = []
+        keys = validated.keys
+        times = array.array("d", validated.epoch)
+        row = 0
+        for item, tag in zip(batch, validated.tags, strict=True):
+            if tag == SIGHTING:
+                key = keys[row]
+                entries.append(
+                    JournalEntry(key, "sighting", times[row], item.raw, item.source, item.position)
+                )
+                parsed.setdefault(key, row)
+                sightings.append(item.raw)
+                row += 1
+                continue
+            try:
+                msg = parse_message(item.raw)
+            except ContractError as exc:
+                rejects.append(DeadLetter(item.raw, str(exc), item.source, item.position))
+                continue
+            if isinstance(msg, Sighting):
+                log.error("the validating worker disagrees on message %s", item.position)
+                return None
+            key = msg.key
+            entries.append(
+                JournalEntry(
+                    key, msg.kind, msg.event_time.timestamp(), item.raw, item.source, item.position
+                )
+            )
+            parsed.setdefault(key, msg)
+        return entries, parsed, rejects, sightings
+
+    def stream(
+        self, chunks: Iterable[Sequence[RawMessage]], *, ahead: ValidateAhead | None = None
+    ) -> Iterator[Streamed]:
+        """Process a stream's micro-batches in order, each batch's disk sync overlapping
+        the next one; the stream is durable once the iterator is exhausted.
+
+        With ``ahead`` (a :class:`~ingest.ahead.ValidateAhead`), a worker process
+        validates batches ahead of this one, on another core; the state and every verdict
+        are the same either way. Yields each batch with its result and the seconds spent
+        validating it (in the worker or here), for the caller's progress and latency.
+        """
+        passed: Iterable[tuple[Sequence[RawMessage], Validated | None]]
+        passed = ((chunk, None) for chunk in chunks) if ahead is None else ahead.chunks(chunks)
+        for chunk, validated in passed:
+            seconds = 0.0 if validated is None else validated.seconds
+            result = self.process(chunk, durable=False, validated=validated)
+            yield Streamed(chunk, result, seconds)
+        self.sync()
+
     def _refuse_if_broken(self) -> None:
         if self._broken is not None:
             raise JournalCommitError(
@@ -209,10 +369,9 @@ class Ingestor:
     def run(self, messages: Iterable[RawMessage], batch_size: int = 1000) -> IngestTotals:
         """Feed a whole stream through :meth:`process` in micro-batches; each batch's disk
         sync overlaps reading the next one, and the stream is durable on return."""
-        with stream_gc():
-            for chunk in batched(messages, batch_size):
-                self.process(chunk, durable=False)
-            self.sync()
+        with stream_gc(), ValidateAhead() as ahead:
+            for _ in self.stream(batched(messages, batch_size), ahead=ahead):
+                pass
         return self.totals
 
     def rebuild(self, batch_size: int = 5000, breaks: Iterable[int] = ()) -> int:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from graph.linkage import Linker
 from graph.summary import summarize
+from ingest.batch import non_sightings
 from ingest.models import Message, TeamStatus
 from tasking.errors import TaskingError
 from tasking.service import TaskingService
@@ -52,7 +53,7 @@ class TaskingSink:
             return self.service.replay_commands()
 
     def _apply(self, messages: Sequence[Message]) -> None:
-        for msg in messages:
+        for msg in non_sightings(messages):
             if isinstance(msg, TeamStatus):
                 self.service.team_status(msg.team_id, msg.status, msg.at, msg.lon, msg.lat)
         self.service.advance(self.linker.cases.latest_event)

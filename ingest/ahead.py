@@ -1,0 +1,335 @@
+"""Validating a stream's micro-batches ahead, in a worker process.
+
+Validation is a pure function of a message's bytes, and on the one thread that
+applies batches to the derived state it was a fifth of the work: pydantic builds
+one object per sighting, and the pipeline then reads six fields of each. On a
+machine with a second core, :class:`ValidateAhead` runs it in a worker process a
+batch or two ahead of the pipeline. The worker sends back, per batch, what the
+pipeline needs of each sighting as columns (:class:`Validated`); reports, team
+statuses and rejected messages are only tagged, and the pipeline parses those few
+itself, so every verdict, dead-letter reason and object is exactly the one
+:func:`~ingest.models.parse_message` gives in the pipeline's own process.
+
+The worker is a plain ``python`` child talking over its standard input and output
+(a length and a pickle each way): it imports :mod:`ingest.models` only, not the
+caller's main module as :mod:`multiprocessing`'s spawn would. If it dies, or
+anything about it fails, the pipeline validates in its own process from that batch
+on (logged), so a stream never stops for it.
+
+Example
+-------
+>>> v = validate([b'{"kind": "sighting", "sighting_id": "s1", "entity_kind": "plate",'
+...               b' "entity": "B1", "checkpoint_id": "cp1", "lon": 121.6, "lat": 29.9,'
+...               b' "at": "2026-03-01T08:00:00+08:00"}', b"{"])
+>>> v.tags, v.keys, v.entities
+(b'sr', ['sighting:s1'], ['B1'])
+"""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import logging
+import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, NamedTuple, TypeVar
+
+try:
+    import fcntl
+except ImportError:  # not on Windows
+    fcntl = None  # type: ignore[assignment]
+
+from ingest.models import ContractError, Sighting, parse_message
+
+__all__ = [
+    "ENV_SWITCH",
+    "OTHER",
+    "REJECTED",
+    "SIGHTING",
+    "ValidateAhead",
+    "Validated",
+    "ahead_enabled",
+    "validate",
+]
+
+log = logging.getLogger(__name__)
+
+#: what :func:`validate` found of each message (one byte each in :attr:`Validated.tags`)
+SIGHTING, OTHER, REJECTED = b"s"[0], b"o"[0], b"r"[0]
+
+#: the framing of a request or a reply: its length in bytes
+_HEADER = struct.Struct("<Q")
+
+_Chunk = TypeVar("_Chunk", bound=Sequence)
+
+
+class Validated(NamedTuple):
+    """A validated micro-batch: a tag per message, and its sightings as columns.
+
+    The columns hold the valid sightings in the batch's order; ``epoch`` is their
+    ``at.timestamp()`` as float64 bytes. ``seconds`` is how long validating took.
+    """
+
+    tags: bytes
+    keys: list[str]
+    kinds: list[str]
+    entities: list[str]
+    checkpoint_ids: list[str]
+    lons: list[float]
+    lats: list[float]
+    epoch: bytes
+    seconds: float
+
+
+#: set to ``0`` to validate in the pipeline's own process (one core, or debugging)
+ENV_SWITCH = "ICC_VALIDATE_AHEAD"
+
+
+def ahead_enabled() -> bool:
+    """Whether a worker may validate ahead: a second CPU, and not switched off by
+    :data:`ENV_SWITCH`."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (cpus or 1) >= 2 and os.environ.get(ENV_SWITCH, "1") != "0"
+
+
+def validate(raws: Sequence[bytes | str]) -> Validated:
+    """Validate a batch's messages against the contract; O(n)."""
+    start = time.perf_counter()
+    tags = bytearray()
+    keys: list[str] = []
+    kinds: list[str] = []
+    entities: list[str] = []
+    checkpoints: list[str] = []
+    lons: list[float] = []
+    lats: list[float] = []
+    epoch = array.array("d")
+    for raw in raws:
+        try:
+            msg = parse_message(raw)
+        except ContractError:
+            tags.append(REJECTED)
+            continue
+        if isinstance(msg, Sighting):
+            tags.append(SIGHTING)
+            keys.append(msg.key)
+            kinds.append(msg.entity_kind)
+            entities.append(msg.entity)
+            checkpoints.append(msg.checkpoint_id)
+            lons.append(msg.lon)
+            lats.append(msg.lat)
+            epoch.append(msg.at.timestamp())
+        else:
+            tags.append(OTHER)
+    return Validated(
+        bytes(tags),
+        keys,
+        kinds,
+        entities,
+        checkpoints,
+        lons,
+        lats,
+        epoch.tobytes(),
+        time.perf_counter() - start,
+    )
+
+
+def _frame(obj: object) -> bytes:
+    """``obj`` pickled, after its length."""
+    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(payload)) + payload
+
+
+def _send(out: IO[bytes], obj: object) -> None:
+    out.write(_frame(obj))
+    out.flush()
+
+
+def _receive(inp: IO[bytes]) -> object | None:
+    """The next framed object, or None at the end of the stream."""
+    head = inp.read(_HEADER.size)
+    if not head:
+        return None
+    if len(head) != _HEADER.size:
+        raise EOFError(f"a frame header of {len(head)} bytes; expected {_HEADER.size}")
+    (size,) = _HEADER.unpack(head)
+    payload = inp.read(size)
+    if len(payload) != size:
+        raise EOFError(f"a frame of {len(payload)} bytes; expected {size}")
+    return pickle.loads(payload)
+
+
+#: bytes a pipe to or from the worker holds (Linux's default is 64 KiB): a batch's
+#: request (~250 KiB for a thousand sightings) and reply then go in one system call,
+#: so neither side waits for the other's thread to get the GIL back between pieces
+PIPE_BYTES = 1 << 20
+
+
+def _widen(pipe: IO[bytes] | None) -> None:
+    """Make ``pipe`` hold :data:`PIPE_BYTES` where the system allows (Linux)."""
+    setsz = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if pipe is None or setsz is None:
+        return
+    try:
+        fcntl.fcntl(pipe.fileno(), setsz, PIPE_BYTES)
+    except OSError as exc:  # above /proc/sys/fs/pipe-max-size: the default works too
+        log.debug("pipe to the validating worker stays at its default size (%s)", exc)
+
+
+def serve(inp: IO[bytes], out: IO[bytes]) -> None:
+    """The worker's loop: a list of raw messages in, its :class:`Validated` out, until the
+    input ends."""
+    while True:
+        raws = _receive(inp)
+        if raws is None:
+            return
+        _send(out, validate(raws))  # type: ignore[arg-type]
+
+
+class ValidateAhead:
+    """A worker process validating a stream's batches ahead of the pipeline.
+
+    :meth:`chunks` passes a stream of batches through, each with its
+    :class:`Validated` (or None where the pipeline must validate it itself). The
+    worker starts with the stream's ``start_after``-th batch (short streams, such as
+    a test's, are not worth a process) and keeps ``depth`` batches ahead. Use as a
+    context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, depth: int = 2, start_after: int = 16) -> None:
+        if depth < 1:
+            raise ValueError(f"depth must be at least 1 batch, got {depth!r}")
+        if start_after < 0:
+            raise ValueError(f"start_after must be a count of batches >= 0, got {start_after!r}")
+        self.depth = depth
+        self.start_after = start_after
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._outbox: queue.SimpleQueue[bytes | None] | None = None
+        self._sender: threading.Thread | None = None
+        self._failed = False
+        #: batches the worker validated
+        self.batches = 0
+
+    def __enter__(self) -> ValidateAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def chunks(self, chunks: Iterable[_Chunk]) -> Iterator[tuple[_Chunk, Validated | None]]:
+        """Each batch of ``chunks``, in order, with what the worker found in it."""
+        waiting: deque[_Chunk] = deque()  # sent to the worker, reply not read yet
+        for n, chunk in enumerate(chunks):
+            if n < self.start_after or not self._start():
+                while waiting:
+                    yield self._reply(waiting.popleft())
+                yield chunk, None
+                continue
+            # pickled here: the sender thread then needs the GIL for nothing but its write
+            self._outbox.put(_frame([m.raw for m in chunk]))  # type: ignore[union-attr]
+            waiting.append(chunk)
+            if len(waiting) > self.depth:
+                yield self._reply(waiting.popleft())
+        while waiting:
+            yield self._reply(waiting.popleft())
+
+    def _start(self) -> bool:
+        """Start the worker if it is not running; False if it cannot run."""
+        if self._proc is not None:
+            return not self._failed
+        if self._failed or not ahead_enabled():
+            return False
+        root = str(Path(__file__).resolve().parent.parent)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", "from ingest.ahead import main; main()"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+            )
+        except OSError as exc:
+            log.warning("validating in this process: the worker did not start (%s)", exc)
+            self._failed = True
+            return False
+        for pipe in (self._proc.stdin, self._proc.stdout):
+            _widen(pipe)
+        self._outbox = queue.SimpleQueue()
+        # a thread writes requests, so a reply never waits for the pipeline to finish a write
+        self._sender = threading.Thread(
+            target=self._send_all,
+            args=(self._proc.stdin, self._outbox),
+            name="icc-validate-ahead",
+            daemon=True,
+        )
+        self._sender.start()
+        log.debug("validating ahead in worker process %d", self._proc.pid)
+        return True
+
+    @staticmethod
+    def _send_all(out: IO[bytes], outbox: queue.SimpleQueue[bytes | None]) -> None:
+        try:
+            while (frame := outbox.get()) is not None:
+                out.write(frame)
+                out.flush()
+        except (OSError, ValueError):  # the worker is gone; _reply notices
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                out.close()
+
+    def _reply(self, chunk: _Chunk) -> tuple[_Chunk, Validated | None]:
+        if self._failed:
+            return chunk, None
+        assert self._proc is not None and self._proc.stdout is not None
+        try:
+            found = _receive(self._proc.stdout)
+            if not isinstance(found, Validated) or len(found.tags) != len(chunk):
+                raise EOFError(f"a reply {type(found).__name__}; expected one for the batch")
+        except Exception as exc:  # the worker died or spoke nonsense: validate here
+            log.warning("validating in this process from now on: the worker failed (%s)", exc)
+            self._failed = True
+            return chunk, None
+        self.batches += 1
+        return chunk, found
+
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id while it runs."""
+        return None if self._proc is None else self._proc.pid
+
+    def close(self) -> None:
+        """Stop the worker (it ends when its input does); idempotent."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if self._outbox is not None:
+            self._outbox.put(None)
+        if self._sender is not None:
+            self._sender.join(timeout=5)
+        if proc.stdout is not None:
+            proc.stdout.close()  # replies nobody will read: the worker's write ends it
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main() -> None:
+    """Entry point of the worker process: ends quietly when the pipeline closes its pipes
+    or the terminal's Ctrl-C reaches it too (the pipeline handles that itself)."""
+    try:
+        serve(sys.stdin.buffer, sys.stdout.buffer)
+    except (BrokenPipeError, KeyboardInterrupt):
+        # what is left in the buffer cannot be written: no flush error at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
