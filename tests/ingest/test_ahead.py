@@ -58,9 +58,7 @@ def _state(runtime: Runtime) -> dict:
     return {
         "journal": rows,
         "batches": runtime.ingestor.journal.batch_ends(),
-        "deadletters": [
-            (d.raw, d.error, d.source, d.position) for d in runtime.deadletters.list()
-        ],
+        "deadletters": [(d.raw, d.error, d.source, d.position) for d in runtime.deadletters.list()],
         "totals": runtime.ingestor.totals,
         "export": runtime.export(),
         "links": sorted((p, link.probability, repr(link.features)) for p, link in links.items()),
