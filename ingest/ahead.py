@@ -48,6 +48,7 @@ try:
 except ImportError:  # not on Windows
     fcntl = None  # type: ignore[assignment]
 
+from ingest.journal import micros_rows
 from ingest.models import ContractError, Sighting, parse_message
 
 __all__ = [
@@ -76,7 +77,10 @@ class Validated(NamedTuple):
     """A validated micro-batch: a tag per message, and its sightings as columns.
 
     The columns hold the valid sightings in the batch's order; ``epoch`` is their
-    ``at.timestamp()`` as float64 bytes. ``seconds`` is how long validating took.
+    ``at.timestamp()`` as float64 bytes. ``rows`` is the journal's insert of the
+    batch's first valid message of each key (:func:`ingest.journal.micros_rows`), used
+    for the usual batch whose every message is new; None without positions, or if a
+    time is not whole microseconds. ``seconds`` is how long validating took.
     """
 
     tags: bytes
@@ -87,6 +91,7 @@ class Validated(NamedTuple):
     lons: list[float]
     lats: list[float]
     epoch: bytes
+    rows: str | None
     seconds: float
 
 
@@ -101,8 +106,9 @@ def ahead_enabled() -> bool:
     return (cpus or 1) >= 2 and os.environ.get(ENV_SWITCH, "1") != "0"
 
 
-def validate(raws: Sequence[bytes | str]) -> Validated:
-    """Validate a batch's messages against the contract; O(n)."""
+def validate(raws: Sequence[bytes | str], positions: Sequence[str] | None = None) -> Validated:
+    """Validate a batch's messages against the contract, with their ``positions`` in the
+    source for the journal's rows; O(n)."""
     start = time.perf_counter()
     tags = bytearray()
     keys: list[str] = []
@@ -112,12 +118,15 @@ def validate(raws: Sequence[bytes | str]) -> Validated:
     lons: list[float] = []
     lats: list[float] = []
     epoch = array.array("d")
-    for raw in raws:
+    first: dict[str, tuple[str, float, str, int]] = {}  # key -> kind, time, position, length
+    for i, raw in enumerate(raws):
         try:
             msg = parse_message(raw)
         except ContractError:
             tags.append(REJECTED)
             continue
+        if positions is not None and msg.key not in first:
+            first[msg.key] = (msg.kind, msg.event_time.timestamp(), positions[i], len(raw))
         if isinstance(msg, Sighting):
             tags.append(SIGHTING)
             keys.append(msg.key)
@@ -138,8 +147,17 @@ def validate(raws: Sequence[bytes | str]) -> Validated:
         lons,
         lats,
         epoch.tobytes(),
+        None if positions is None else _rows(first),
         time.perf_counter() - start,
     )
+
+
+def _rows(first: dict[str, tuple[str, float, str, int]]) -> str | None:
+    """:func:`~ingest.journal.micros_rows` of the first message of each key."""
+    if not first:
+        return None
+    kinds, times, positions, lengths = zip(*first.values(), strict=True)
+    return micros_rows(list(first), kinds, times, positions, lengths)
 
 
 def _frame(obj: object) -> bytes:
@@ -185,13 +203,13 @@ def _widen(pipe: IO[bytes] | None) -> None:
 
 
 def serve(inp: IO[bytes], out: IO[bytes]) -> None:
-    """The worker's loop: a list of raw messages in, its :class:`Validated` out, until the
-    input ends."""
+    """The worker's loop: a batch's raw messages and positions in, its :class:`Validated`
+    out, until the input ends."""
     while True:
         raws = _receive(inp)
         if raws is None:
             return
-        _send(out, validate(raws))  # type: ignore[arg-type]
+        _send(out, validate(*raws))  # type: ignore[misc]
 
 
 class ValidateAhead:
@@ -234,7 +252,8 @@ class ValidateAhead:
                 yield chunk, None
                 continue
             # pickled here: the sender thread then needs the GIL for nothing but its write
-            self._outbox.put(_frame([m.raw for m in chunk]))  # type: ignore[union-attr]
+            request = ([m.raw for m in chunk], [m.position for m in chunk])
+            self._outbox.put(_frame(request))  # type: ignore[union-attr]
             waiting.append(chunk)
             if len(waiting) > self.depth:
                 yield self._reply(waiting.popleft())

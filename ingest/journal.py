@@ -42,7 +42,7 @@ import numpy as np
 from ingest.keyhashes import KeyHashes
 from ingest.sqlite import SqliteStore
 
-__all__ = ["AppendResult", "Journal", "JournalCommitError", "JournalEntry"]
+__all__ = ["AppendResult", "Journal", "JournalCommitError", "JournalEntry", "micros_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,23 @@ def _whole_micros(times: list[float]) -> list[int] | None:
     return us.astype(np.int64).tolist()
 
 
+def micros_rows(
+    keys: Sequence[str],
+    kinds: Sequence[str],
+    times: Sequence[float],
+    positions: Sequence[str],
+    lengths: Sequence[int],
+) -> str | None:
+    """The rows of :data:`_INSERT_BATCH_MICROS` as its JSON text, one (key, kind, time in
+    whole microseconds, position, payload length) each; None if a time is not whole
+    microseconds. A worker validating ahead (:mod:`ingest.ahead`) makes it for the
+    batch's first message of each key, the journal for the entries it stores."""
+    micros = _whole_micros(list(times))
+    if micros is None:
+        return None
+    return _ENCODE(list(zip(keys, kinds, micros, positions, lengths, strict=True)))
+
+
 class JournalCommitError(RuntimeError):
     """The commit of a batch failed after work derived from it was done (see
     :meth:`Journal.append`): derived state is ahead of the journal until rebuilt."""
@@ -174,6 +191,7 @@ class Journal(SqliteStore):
         during_commit: Callable[[list[JournalEntry]], None] | None = None,
         *,
         wait: bool = True,
+        rows_json: str | None = None,
     ) -> AppendResult:
         """Store a batch atomically; entries whose key is already stored are duplicates.
 
@@ -195,6 +213,10 @@ class Journal(SqliteStore):
         later call (which waits for it first) raises :class:`JournalCommitError` if that
         commit failed. A stream source overlaps the disk sync with reading its next batch
         this way, and acknowledges a batch to its broker only after :meth:`sync`.
+
+        ``rows_json``, if given, is :func:`micros_rows` of the entries' first of each key
+        (made ahead, off this thread): the insert uses it when every one of them is new
+        and they share a source.
         Complexity: O(n log N) for n entries against N stored (memory: 8 bytes a key).
         """
         with self._lock:
@@ -207,10 +229,11 @@ class Journal(SqliteStore):
             cur.execute("BEGIN IMMEDIATE")  # the write lock: no other writer until COMMIT
             try:
                 self._catch_up(cur)
-                fresh = self._fresh(cur, entries)
+                fresh, whole = self._fresh(cur, entries)
                 first = self._next_seq(cur) if fresh else None
                 if first is not None:
-                    insert = self._insert_statement(fresh)  # may raise: before any change
+                    # may raise: before any change
+                    insert = self._insert_statement(fresh, rows_json if whole else None)
                     # rows get the next seqs in order (AUTOINCREMENT, nothing ignored: the
                     # keys were checked under this lock), so the batch's end is known now
                     last = first + len(fresh) - 1
@@ -269,8 +292,11 @@ class Journal(SqliteStore):
         self._known = KeyHashes()
         self._covered = 0
 
-    def _fresh(self, cur: sqlite3.Cursor, entries: Sequence[JournalEntry]) -> list[JournalEntry]:
-        """The entries whose key is not stored, first of each key, in order (write lock held).
+    def _fresh(
+        self, cur: sqlite3.Cursor, entries: Sequence[JournalEntry]
+    ) -> tuple[list[JournalEntry], bool]:
+        """The entries whose key is not stored, first of each key, in order (write lock held),
+        and whether that is the first of every key (none was stored before).
 
         The key hashes answer for most; a hash hit is checked against the table (a
         redelivered message, or rarely two keys with one hash).
@@ -278,9 +304,10 @@ class Journal(SqliteStore):
         first: dict[str, JournalEntry] = {}
         for e in entries:
             first.setdefault(e.key, e)
-        for key in self._stored(list(first), cur):
+        stored = self._stored(list(first), cur)
+        for key in stored:
             del first[key]
-        return list(first.values())
+        return list(first.values()), not stored
 
     def _stored(self, keys: list[str], cur: sqlite3.Cursor) -> set[str]:
         """Which of ``keys`` are stored: the rows their hashes point at, read by seq."""
@@ -304,19 +331,30 @@ class Journal(SqliteStore):
         return max(int(row[0]) if row else 0, int(top)) + 1
 
     @staticmethod
-    def _insert_statement(fresh: list[JournalEntry]) -> tuple[str, object]:
+    def _insert_statement(
+        fresh: list[JournalEntry], rows_json: str | None = None
+    ) -> tuple[str, object]:
         """The insert of a batch and its parameters: :data:`_INSERT_BATCH_MICROS` for the
         usual batch (one source, times in whole microseconds), else :data:`_INSERT_BATCH`
         with a JSON array of (key, kind, time, source, position, offset, length); either
         with one blob of the payloads. :data:`_INSERT_ROWS` with the entries if any text
-        holds a NUL character or every payload is empty."""
+        holds a NUL character or every payload is empty. ``rows_json`` is the first
+        statement's rows as :func:`micros_rows` gave them elsewhere, if it did."""
         payloads = b"".join([e.payload for e in fresh])
         source = fresh[0].source
-        micros = _whole_micros([e.event_time for e in fresh])
-        if micros is not None and all(e.source == source for e in fresh):
+        one_source = all(e.source == source for e in fresh)
+        if rows_json is not None and one_source:
+            sql, params, text = _INSERT_BATCH_MICROS, (source,), rows_json
+        elif one_source and (
+            text := micros_rows(  # type: ignore[assignment]
+                [e.key for e in fresh],
+                [e.kind for e in fresh],
+                [e.event_time for e in fresh],
+                [e.position for e in fresh],
+                [len(e.payload) for e in fresh],
+            )
+        ):
             sql, params = _INSERT_BATCH_MICROS, (source,)
-            rows = zip(fresh, micros, strict=True)
-            text = _ENCODE([(e.key, e.kind, us, e.position, len(e.payload)) for e, us in rows])
         else:
             sql, params = _INSERT_BATCH, ()
             meta = []

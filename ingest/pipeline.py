@@ -16,7 +16,6 @@ the journal on restart with :meth:`Ingestor.rebuild`.
 
 from __future__ import annotations
 
-import array
 import contextlib
 import gc
 import logging
@@ -26,13 +25,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
-import numpy as np
-
-from ingest.ahead import SIGHTING, ValidateAhead, Validated
-from ingest.batch import MessageBatch, SightingsOnDemand, columns_of
+from ingest.ahead import ValidateAhead, Validated
+from ingest.batch import MessageBatch
 from ingest.deadletter import DeadLetter, DeadLetterStore
 from ingest.journal import Journal, JournalCommitError, JournalEntry
-from ingest.models import ContractError, Message, Sighting, parse_message
+from ingest.models import ContractError, Message, parse_message
+from ingest.readahead import ReadAhead, read_ahead
 from ingest.sources import RawMessage, batched
 
 __all__ = [
@@ -68,47 +66,6 @@ class Sink(Protocol):
     """Derived state fed with newly accepted messages, in batch order."""
 
     def apply(self, messages: Sequence[Message]) -> None: ...
-
-
-def _validated_batch(
-    fresh: list[Message | int], validated: Validated, raws: list[bytes | str]
-) -> MessageBatch:
-    """The batch the sinks get from a batch validated ahead: the stored messages
-    ``fresh``, where a sighting is its row in ``validated``'s columns."""
-    rows: list[int] = []
-    others: list[tuple[int, Message]] = []
-    for item in fresh:
-        if type(item) is int:
-            rows.append(item)
-        else:
-            others.append((len(rows), item))  # type: ignore[arg-type]
-    epoch = np.frombuffer(validated.epoch, dtype=np.float64)
-    v = validated
-    if len(rows) == len(v.keys):  # every sighting of the batch is stored: rows 0..n-1
-        return MessageBatch.of_columns(
-            columns_of(
-                SightingsOnDemand(raws),
-                v.kinds,
-                v.entities,
-                v.checkpoint_ids,
-                v.lons,
-                v.lats,
-                epoch,
-                others,
-            )
-        )
-    return MessageBatch.of_columns(
-        columns_of(
-            SightingsOnDemand([raws[i] for i in rows]),
-            [v.kinds[i] for i in rows],
-            [v.entities[i] for i in rows],
-            [v.checkpoint_ids[i] for i in rows],
-            [v.lons[i] for i in rows],
-            [v.lats[i] for i in rows],
-            epoch[np.asarray(rows, dtype=np.intp)],
-            others,
-        )
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,14 +163,14 @@ class Ingestor:
 
         Complexity: O(n) validation + O(n log N) journal inserts.
         """
+        ahead: ReadAhead | None = None
         if validated is None:
             entries, parsed, rejects = self._parse(batch)
-            sightings: list[bytes | str] = []
         else:
-            read = self._read(batch, validated)
-            if read is None:  # the worker and this process disagree: trust this one
+            ahead = read_ahead(batch, validated)
+            if ahead is None:  # the worker and this process disagree: trust this one
                 return self.process(batch, durable=durable)
-            entries, parsed, rejects, sightings = read
+            entries, rejects, parsed = ahead.entries, ahead.rejects, {}
         with self._lock:
             self._refuse_if_broken()
             self.deadletters.add(rejects)
@@ -221,14 +178,14 @@ class Ingestor:
 
             def apply(stored: list[JournalEntry]) -> None:
                 # runs while the journal commits the batch (see Journal.append)
-                if len(stored) == len(parsed):  # the usual batch: every message is new
-                    fresh = list(parsed.values())  # first of each key, in order, as stored
+                if ahead is not None:
+                    accepted = ahead.batch(stored)
                 else:
-                    fresh = [parsed[e.key] for e in stored]
-                if validated is None:
-                    accepted = MessageBatch(fresh, [e.event_time for e in stored])  # type: ignore[arg-type]
-                else:
-                    accepted = _validated_batch(fresh, validated, sightings)
+                    if len(stored) == len(parsed):  # the usual batch: every message is new
+                        fresh = list(parsed.values())  # first of each key, in order, as stored
+                    else:
+                        fresh = [parsed[e.key] for e in stored]
+                    accepted = MessageBatch(fresh, [e.event_time for e in stored])
                 for sink in self.sinks:
                     sink.apply(accepted)
                 cols = accepted.columns
@@ -237,7 +194,12 @@ class Ingestor:
                     by_kind["sighting"] += len(cols)
 
             try:
-                appended = self.journal.append(entries, during_commit=apply, wait=durable)
+                appended = self.journal.append(
+                    entries,
+                    during_commit=apply,
+                    wait=durable,
+                    rows_json=None if validated is None else validated.rows,
+                )
             except JournalCommitError as exc:
                 self._broken = str(exc)
                 raise
@@ -256,11 +218,11 @@ class Ingestor:
     @staticmethod
     def _parse(
         batch: Sequence[RawMessage],
-    ) -> tuple[list[JournalEntry], dict[str, Message | int], list[DeadLetter]]:
+    ) -> tuple[list[JournalEntry], dict[str, Message], list[DeadLetter]]:
         """Validate every message here: journal entries, the first message of each key,
         the rejects."""
         entries: list[JournalEntry] = []
-        parsed: dict[str, Message | int] = {}
+        parsed: dict[str, Message] = {}
         rejects: list[DeadLetter] = []
         for item in batch:
             try:
@@ -276,56 +238,6 @@ class Ingestor:
             )
             parsed.setdefault(key, msg)
         return entries, parsed, rejects
-
-    @staticmethod
-    def _read(
-        batch: Sequence[RawMessage], validated: Validated
-    ) -> (
-        tuple[list[JournalEntry], dict[str, Message | int], list[DeadLetter], list[bytes | str]]
-        | None
-    ):
-        """A batch validated ahead: journal entries, the first of each key (a sighting as
-        its row in the columns), the rejects, the sightings' raw bytes. Only messages
-        that are not sightings are parsed here. None if this process finds a sighting
-        the worker did not (it cannot, validation being the same code; then the caller
-        validates the whole batch here)."""
-        if len(validated.tags) != len(batch):
-            raise ValueError(
-                f"validated {len(validated.tags)} messages for a batch of {len(batch)}"
-            )
-        entries: list[JournalEntry] = []
-        parsed: dict[str, Message | int] = {}
-        rejects: list[DeadLetter] = []
-        sightings: list[bytes | str] = []
-        keys = validated.keys
-        times = array.array("d", validated.epoch)
-        row = 0
-        for item, tag in zip(batch, validated.tags, strict=True):
-            if tag == SIGHTING:
-                key = keys[row]
-                entries.append(
-                    JournalEntry(key, "sighting", times[row], item.raw, item.source, item.position)
-                )
-                parsed.setdefault(key, row)
-                sightings.append(item.raw)
-                row += 1
-                continue
-            try:
-                msg = parse_message(item.raw)
-            except ContractError as exc:
-                rejects.append(DeadLetter(item.raw, str(exc), item.source, item.position))
-                continue
-            if isinstance(msg, Sighting):
-                log.error("the validating worker disagrees on message %s", item.position)
-                return None
-            key = msg.key
-            entries.append(
-                JournalEntry(
-                    key, msg.kind, msg.event_time.timestamp(), item.raw, item.source, item.position
-                )
-            )
-            parsed.setdefault(key, msg)
-        return entries, parsed, rejects, sightings
 
     def stream(
         self, chunks: Iterable[Sequence[RawMessage]], *, ahead: ValidateAhead | None = None

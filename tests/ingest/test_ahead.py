@@ -19,6 +19,7 @@ from icc.config import Settings
 from icc.runtime import Runtime
 from ingest.ahead import OTHER, REJECTED, SIGHTING, ValidateAhead, validate
 from ingest.batch import MessageBatch, sighting_columns
+from ingest.journal import micros_rows
 from ingest.models import ContractError, Sighting, parse_message
 from ingest.scenario import write_scenario
 from ingest.sources import RawMessage, batched, read_jsonl
@@ -173,6 +174,23 @@ def test_validate_tags_each_message_and_gives_the_sightings_as_columns() -> None
     for i in (4, 5):
         with pytest.raises(ContractError):
             parse_message(raws[i])
+    assert v.rows is None  # no positions given
+
+
+def test_validate_gives_the_journal_rows_of_the_first_message_of_each_key() -> None:
+    raws = _raws()
+    positions = [f"p{i}" for i in range(len(raws))]
+    v = validate(raws, positions)
+    first = [parse_message(raws[i]) for i in (0, 1, 2, 3)]  # raws[6] repeats raws[0]'s key
+    expected = micros_rows(
+        [m.key for m in first],
+        [m.kind for m in first],
+        [m.event_time.timestamp() for m in first],
+        ["p0", "p1", "p2", "p3"],
+        [len(raws[i]) for i in (0, 1, 2, 3)],
+    )
+    assert v.rows == expected and v.rows is not None
+    assert json.loads(v.rows)[0] == ["sighting:s1", "sighting", 1772385120250000, "p0", len(raws[0])]
 
 
 def test_the_sinks_see_a_batch_validated_ahead_as_the_messages_themselves(

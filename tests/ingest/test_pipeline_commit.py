@@ -54,6 +54,7 @@ class _FailingJournal:
         during_commit: Callable[[list[JournalEntry]], None] | None = None,
         *,
         wait: bool = True,
+        rows_json: str | None = None,
     ) -> AppendResult:
         self.sync()
         if during_commit is not None:
