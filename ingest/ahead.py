@@ -33,6 +33,7 @@ import logging
 import os
 import pickle
 import queue
+import select
 import struct
 import subprocess
 import sys
@@ -66,6 +67,9 @@ log = logging.getLogger(__name__)
 
 #: what :func:`validate` found of each message (one byte each in :attr:`Validated.tags`)
 SIGHTING, OTHER, REJECTED = b"s"[0], b"o"[0], b"r"[0]
+
+#: what the worker says first, once it can validate (its imports take ~0.2 s)
+READY = "ready"
 
 #: the framing of a request or a reply: its length in bytes
 _HEADER = struct.Struct("<Q")
@@ -203,8 +207,9 @@ def _widen(pipe: IO[bytes] | None) -> None:
 
 
 def serve(inp: IO[bytes], out: IO[bytes]) -> None:
-    """The worker's loop: a batch's raw messages and positions in, its :class:`Validated`
-    out, until the input ends."""
+    """The worker's loop: :data:`READY` out once, then a batch's raw messages and
+    positions in, its :class:`Validated` out, until the input ends."""
+    _send(out, READY)
     while True:
         raws = _receive(inp)
         if raws is None:
@@ -233,6 +238,7 @@ class ValidateAhead:
         self._outbox: queue.SimpleQueue[bytes | None] | None = None
         self._sender: threading.Thread | None = None
         self._failed = False
+        self._is_ready = False
         #: batches the worker validated
         self.batches = 0
 
@@ -246,7 +252,7 @@ class ValidateAhead:
         """Each batch of ``chunks``, in order, with what the worker found in it."""
         waiting: deque[_Chunk] = deque()  # sent to the worker, reply not read yet
         for n, chunk in enumerate(chunks):
-            if n < self.start_after or not self._start():
+            if n < self.start_after or not self._start() or not self._ready():
                 while waiting:
                     yield self._reply(waiting.popleft())
                 yield chunk, None
@@ -294,6 +300,29 @@ class ValidateAhead:
         log.debug("validating ahead in worker process %d", self._proc.pid)
         return True
 
+    def _ready(self) -> bool:
+        """Whether the worker has said it is ready, without waiting for it (until then the
+        pipeline validates its batches itself)."""
+        if self._is_ready or self._failed:
+            return self._is_ready
+        assert self._proc is not None and self._proc.stdout is not None
+        try:
+            readable, _, _ = select.select([self._proc.stdout], [], [], 0)
+        except (OSError, ValueError):  # no select on pipes here: wait for it
+            readable = [self._proc.stdout]
+        if not readable:
+            return False
+        try:
+            said = _receive(self._proc.stdout)
+            if said != READY:
+                raise EOFError(f"the worker said {said!r}; expected {READY!r}")
+        except Exception as exc:
+            log.warning("validating in this process: the worker did not start (%s)", exc)
+            self._failed = True
+            return False
+        self._is_ready = True
+        return True
+
     @staticmethod
     def _send_all(out: IO[bytes], outbox: queue.SimpleQueue[bytes | None]) -> None:
         try:
@@ -329,6 +358,7 @@ class ValidateAhead:
     def close(self) -> None:
         """Stop the worker (it ends when its input does); idempotent."""
         proc, self._proc = self._proc, None
+        self._is_ready = False
         if proc is None:
             return
         if self._outbox is not None:
@@ -344,9 +374,17 @@ class ValidateAhead:
             proc.wait()
 
 
+#: how much lower the worker's scheduling priority is than the pipeline's
+WORKER_NICENESS = 10
+
+
 def main() -> None:
     """Entry point of the worker process: ends quietly when the pipeline closes its pipes
     or the terminal's Ctrl-C reaches it too (the pipeline handles that itself)."""
+    with contextlib.suppress(OSError, AttributeError):  # not on Windows
+        # below the pipeline's threads: it is far ahead anyway, and the journal's writer
+        # should get the second core when its commit is due
+        os.nice(WORKER_NICENESS)
     try:
         serve(sys.stdin.buffer, sys.stdout.buffer)
     except (BrokenPipeError, KeyboardInterrupt):

@@ -112,8 +112,9 @@ def test_a_stream_validated_ahead_ends_in_the_same_state(
 ) -> None:
     got, ahead, seconds = _run_ahead(stream, tmp_path)
     chunks = -(-len(stream) // BATCH)
-    assert ahead.batches == chunks - 1  # all but the first, which the pipeline validated
-    assert seconds[0] == 0.0 and all(s > 0.0 for s in seconds[1:])
+    # the first, and those while the worker started, the pipeline validated itself
+    assert chunks // 2 <= ahead.batches < chunks
+    assert seconds[0] == 0.0 and sum(s > 0.0 for s in seconds) == ahead.batches
     assert here["deadletters"] and here["totals"].duplicates > 0 and here["export"]["series"]
     _assert_same(got, here)
 
@@ -126,16 +127,18 @@ def test_a_worker_that_dies_mid_stream_leaves_the_pipeline_validating(
 
     def chunks(self: ValidateAhead, source: object) -> Iterator:
         holder.append(self)
-        for n, item in enumerate(original(self, source)):  # type: ignore[arg-type]
-            if n == 5:
+        killed = False
+        for item in original(self, source):  # type: ignore[arg-type]
+            if self.batches == 3 and not killed:
                 assert self.pid is not None
                 os.kill(self.pid, signal.SIGKILL)
+                killed = True
             yield item
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(ValidateAhead, "chunks", chunks)
         got, ahead, _ = _run_ahead(stream, tmp_path)
-    assert 4 <= ahead.batches < 10  # a few before it died, none after
+    assert 3 <= ahead.batches <= 6  # those before it died (and up to its depth), none after
     _assert_same(got, here)
 
 
