@@ -49,6 +49,7 @@ try:
 except ImportError:  # not on Windows
     fcntl = None  # type: ignore[assignment]
 
+from ingest.entitykeys import entity_key
 from ingest.journal import micros_rows
 from ingest.models import ContractError, Sighting, parse_message
 
@@ -80,7 +81,8 @@ _Chunk = TypeVar("_Chunk", bound=Sequence)
 class Validated(NamedTuple):
     """A validated micro-batch: a tag per message, and its sightings as columns.
 
-    The columns hold the valid sightings in the batch's order; ``epoch`` is their
+    The columns hold the valid sightings in the batch's order (``entity_keys`` are
+    the entities' normal keys, :func:`~ingest.entitykeys.entity_key`); ``epoch`` is their
     ``at.timestamp()`` as float64 bytes. ``rows`` is the journal's insert of the
     batch's first valid message of each key (:func:`ingest.journal.micros_rows`), used
     for the usual batch whose every message is new; None without positions, or if a
@@ -91,6 +93,7 @@ class Validated(NamedTuple):
     keys: list[str]
     kinds: list[str]
     entities: list[str]
+    entity_keys: list[str]
     checkpoint_ids: list[str]
     lons: list[float]
     lats: list[float]
@@ -118,7 +121,10 @@ def validate(raws: Sequence[bytes | str], positions: Sequence[str] | None = None
     keys: list[str] = []
     kinds: list[str] = []
     entities: list[str] = []
+    entity_keys: list[str] = []
     checkpoints: list[str] = []
+    # one string object per distinct value: pickled once a batch, and shared on arrival
+    same: dict[str, str] = {}
     lons: list[float] = []
     lats: list[float] = []
     epoch = array.array("d")
@@ -134,9 +140,11 @@ def validate(raws: Sequence[bytes | str], positions: Sequence[str] | None = None
         if isinstance(msg, Sighting):
             tags.append(SIGHTING)
             keys.append(msg.key)
-            kinds.append(msg.entity_kind)
+            kind = same.setdefault(msg.entity_kind, msg.entity_kind)
+            kinds.append(kind)
             entities.append(msg.entity)
-            checkpoints.append(msg.checkpoint_id)
+            entity_keys.append(entity_key(kind, msg.entity))
+            checkpoints.append(same.setdefault(msg.checkpoint_id, msg.checkpoint_id))
             lons.append(msg.lon)
             lats.append(msg.lat)
             epoch.append(msg.at.timestamp())
@@ -147,6 +155,7 @@ def validate(raws: Sequence[bytes | str], positions: Sequence[str] | None = None
         keys,
         kinds,
         entities,
+        entity_keys,
         checkpoints,
         lons,
         lats,

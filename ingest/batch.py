@@ -53,6 +53,8 @@ class SightingColumns:
     others: list[tuple[int, Message]]
     #: position of the latest sighting (the first of equals), None if there is none
     latest: int | None
+    #: each sighting's entity's normal key (``entity_key``), if made already (a worker's)
+    entity_keys: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.kinds)
@@ -99,6 +101,7 @@ def columns_of(
     lats: list[float],
     epoch_s: np.ndarray,
     others: list[tuple[int, Message]],
+    entity_keys: list[str] | None = None,
 ) -> SightingColumns:
     """:class:`SightingColumns` of columns gathered elsewhere; finds the latest."""
     epoch = epoch_s.tolist()
@@ -114,6 +117,7 @@ def columns_of(
         # list methods, not numpy's argmax: that releases the GIL, and getting it back from
         # the journal's writer thread cost more than the search
         epoch.index(max(epoch)) if epoch else None,
+        entity_keys,
     )
 
 

@@ -62,6 +62,7 @@ class ReadAhead:
                     v.lats,
                     epoch,
                     self.others,
+                    v.entity_keys,
                 )
             )
         row_of: dict[str, int] = {}
@@ -88,6 +89,7 @@ class ReadAhead:
                 [v.lats[i] for i in rows],
                 epoch[np.asarray(rows, dtype=np.intp)],
                 others,
+                [v.entity_keys[i] for i in rows],
             )
         )
 

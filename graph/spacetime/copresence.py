@@ -237,17 +237,30 @@ class CoPresence:
             epoch_s,
         )
 
-    def entity_ids(self, kinds: Sequence[str], values: Sequence[str]) -> np.ndarray:
+    def entity_ids(
+        self, kinds: Sequence[str], values: Sequence[str], keys: Sequence[str] | None = None
+    ) -> np.ndarray:
         """Interned ids (int32) of entities as sensors report them (see :func:`entity_key`).
 
         A value already in its normal form (an ANPR plate, a phone in digits) is found by
         its key directly; other reported forms ("+86 138-...") are normalised once and
         remembered (up to ``RAW_IDS_MAX`` forms, then forgotten at once). The two agree
         because normalising is idempotent: if ``kind:value`` is a known key, ``value`` is
-        some entity's normal form and normalises to itself.
+        some entity's normal form and normalises to itself. ``keys``, if given, are the
+        entities' normal keys already made (by the worker that validated the batch): each
+        id is then that key's, as it is for the reported form.
         """
         if len(kinds) != len(values):
             raise ValueError(f"{len(kinds)} entity kinds but {len(values)} entities")
+        if keys is not None:
+            if len(keys) != len(kinds):
+                raise ValueError(f"{len(kinds)} entity kinds but {len(keys)} keys")
+            found: list[int | None] = list(map(self.entities.ids.get, keys))
+            if None in found:  # new entities get ids in the order they are seen
+                intern = self.entities.intern
+                for i in [i for i, ident in enumerate(found) if ident is None]:
+                    found[i] = intern(keys[i])
+            return np.asarray(found, dtype=np.int32)
         get = self.entities.ids.get
         intern = self.entities.intern
         normal = entity_key.__wrapped__  # a new entity is seen once here: no LRU churn
@@ -289,6 +302,7 @@ class CoPresence:
         lons: Sequence[float],
         lats: Sequence[float],
         epoch_s: np.ndarray,
+        keys: Sequence[str] | None = None,
     ) -> PreparedSightings:
         """Entity ids and index times of a micro-batch's sightings, for :meth:`add_prepared`
         to index run by run.
@@ -298,7 +312,7 @@ class CoPresence:
         Checkpoints are different: a scene query takes the checkpoints known when its
         report arrives, so they are registered run by run (:meth:`add_prepared`). O(n).
         """
-        ent = self.entity_ids(kinds, entities)
+        ent = self.entity_ids(kinds, entities, keys)
         if not len(checkpoint_ids) == len(lons) == len(lats) == ent.size:
             raise ValueError(
                 f"{ent.size} entities but {len(checkpoint_ids)} checkpoints in one batch"

@@ -1,8 +1,10 @@
 """Entity keys (normalised plates, phones, MACs) and per-entity background statistics.
 
 Plates are read by cameras as ``浙B12345``, ``浙B 12345`` or ``浙B·12345``; phones
-are written with +86, 0086 and separators. :func:`entity_key` folds those into
-one key per physical entity so the index sees one id.
+are written with +86, 0086 and separators. :func:`~ingest.entitykeys.entity_key`
+(kept with the contract's identifiers, so a worker validating ahead needs nothing of
+the space-time core) folds those into one key per physical entity so the index sees
+one id.
 
 :class:`EntityStats` keeps, per entity id, how often it is seen: count, first
 and last time, and counts per six-hour block of the day. From it comes the
@@ -14,42 +16,17 @@ scenes day and night.
 from __future__ import annotations
 
 import functools
-import re
-import unicodedata
 
 import numpy as np
 from numba import njit
 
 from graph.spacetime.checkpoints import DensityRasters
-from ingest.identifiers import normalize_phone
+from ingest.entitykeys import entity_key
 
 __all__ = ["EntityStats", "entity_key"]
 
 #: the least spread (m) an entity's sightings are modelled with (see share_near)
 MIN_SIGMA_M = 2000.0
-
-_PLATE_JUNK = re.compile(r"[\s·•\-.]")
-
-
-@functools.lru_cache(maxsize=1 << 16)  # pure; busy entities are read again and again
-def entity_key(kind: str, value: str) -> str:
-    """One key per physical entity: ``plate:浙B12345``, ``phone:13812345678``, ``mac:aa:bb:..``.
-
-    >>> entity_key("plate", "浙b·12345"), entity_key("phone", "+86 138-1234-5678")
-    ('plate:浙B12345', 'phone:13812345678')
-    """
-    if kind == "plate":
-        return "plate:" + _PLATE_JUNK.sub("", unicodedata.normalize("NFKC", value)).upper()
-    if kind == "phone":
-        return "phone:" + (normalize_phone(value) or re.sub(r"\D", "", value) or value.strip())
-    if kind == "mac":
-        hexes = re.sub(r"[^0-9a-fA-F]", "", value).lower()
-        return "mac:" + (
-            ":".join(hexes[i : i + 2] for i in range(0, 12, 2))
-            if len(hexes) == 12
-            else value.strip().lower()
-        )
-    raise ValueError(f"entity kind {kind!r}: expected 'plate', 'phone' or 'mac'")
 
 
 @functools.lru_cache(maxsize=4096)

@@ -145,7 +145,13 @@ class SpaceTimeSink:
         with self._lock:
             # ids for the whole batch at once; the index takes them run by run
             prepared = self.core.prepare_sightings(
-                cols.kinds, cols.entities, cols.checkpoint_ids, cols.lons, cols.lats, cols.epoch_s
+                cols.kinds,
+                cols.entities,
+                cols.checkpoint_ids,
+                cols.lons,
+                cols.lats,
+                cols.epoch_s,
+                keys=cols.entity_keys,
             )
             lo = 0
             for cut, msg in cols.others:

@@ -70,6 +70,40 @@ def test_entity_ids_of_reported_forms_equal_their_normalised_keys() -> None:
     assert len(set(fast.tolist())) == 4
 
 
+def test_entity_ids_from_normal_keys_made_elsewhere_equal_those_from_reported_forms() -> None:
+    """A worker validating ahead sends each entity's normal key: batch after batch, the
+    ids (new ones in the order seen, repeats, reported forms that are not normal) are
+    those the reported forms get."""
+    rng = np.random.default_rng(4)
+    forms = (
+        [
+            ("plate", "浙B12345"),
+            ("plate", "浙b·12345"),
+            ("plate", "浙B 12345"),
+            ("phone", "13812345678"),
+            ("phone", "+86 138-1234-5678"),
+            ("phone", "0086 138 1234 5678"),
+            ("mac", "AA-BB-CC-DD-EE-FF"),
+            ("mac", "aa:bb:cc:dd:ee:ff"),
+        ]
+        + [("plate", f"浙A{i:05d}") for i in range(40)]
+        + [("plate", f"浙a·{i:05d}") for i in range(40)]
+    )
+    reported, given = CoPresence(), CoPresence()
+    for _ in range(6):
+        picks = rng.integers(0, len(forms), size=50).tolist()
+        kinds = [forms[i][0] for i in picks]
+        values = [forms[i][1] for i in picks]
+        keys = [entity_key(k, v) for k, v in zip(kinds, values, strict=True)]
+        assert (
+            reported.entity_ids(kinds, values).tolist()
+            == given.entity_ids(kinds, values, keys).tolist()
+        )
+    assert reported.entities.values == given.entities.values
+    with pytest.raises(ValueError, match="3 entity kinds but 2 keys"):
+        given.entity_ids(["plate"] * 3, ["a", "b", "c"], ["plate:A", "plate:B"])
+
+
 def test_register_many_equals_register_and_logs_a_moved_checkpoint(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -193,7 +193,13 @@ def test_validate_gives_the_journal_rows_of_the_first_message_of_each_key() -> N
         [len(raws[i]) for i in (0, 1, 2, 3)],
     )
     assert v.rows == expected and v.rows is not None
-    assert json.loads(v.rows)[0] == ["sighting:s1", "sighting", 1772385120250000, "p0", len(raws[0])]
+    assert json.loads(v.rows)[0] == [
+        "sighting:s1",
+        "sighting",
+        1772385120250000,
+        "p0",
+        len(raws[0]),
+    ]
 
 
 def test_the_sinks_see_a_batch_validated_ahead_as_the_messages_themselves(
