@@ -86,7 +86,8 @@ class Validated(NamedTuple):
     ``at.timestamp()`` as float64 bytes. ``rows`` is the journal's insert of the
     batch's first valid message of each key (:func:`ingest.journal.micros_rows`), used
     for the usual batch whose every message is new; None without positions, or if a
-    time is not whole microseconds. ``seconds`` is how long validating took.
+    time is not whole microseconds. ``distinct`` says no key came twice among the valid
+    messages (known only with positions). ``seconds`` is how long validating took.
     """
 
     tags: bytes
@@ -99,6 +100,7 @@ class Validated(NamedTuple):
     lats: list[float]
     epoch: bytes
     rows: str | None
+    distinct: bool
     seconds: float
 
 
@@ -161,6 +163,7 @@ def validate(raws: Sequence[bytes | str], positions: Sequence[str] | None = None
         lats,
         epoch.tobytes(),
         None if positions is None else _rows(first),
+        positions is not None and len(first) == len(tags) - tags.count(REJECTED),
         time.perf_counter() - start,
     )
 
@@ -204,15 +207,17 @@ def _receive(inp: IO[bytes]) -> object | None:
 PIPE_BYTES = 1 << 20
 
 
-def _widen(pipe: IO[bytes] | None) -> None:
-    """Make ``pipe`` hold :data:`PIPE_BYTES` where the system allows (Linux)."""
+def _widen(pipe: IO[bytes] | None) -> bool:
+    """Make ``pipe`` hold :data:`PIPE_BYTES` where the system allows (Linux); whether it
+    does now."""
     setsz = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
     if pipe is None or setsz is None:
-        return
+        return False
     try:
-        fcntl.fcntl(pipe.fileno(), setsz, PIPE_BYTES)
+        return fcntl.fcntl(pipe.fileno(), setsz, PIPE_BYTES) >= PIPE_BYTES
     except OSError as exc:  # above /proc/sys/fs/pipe-max-size: the default works too
         log.debug("pipe to the validating worker stays at its default size (%s)", exc)
+        return False
 
 
 def serve(inp: IO[bytes], out: IO[bytes]) -> None:
@@ -266,9 +271,7 @@ class ValidateAhead:
                     yield self._reply(waiting.popleft())
                 yield chunk, None
                 continue
-            # pickled here: the sender thread then needs the GIL for nothing but its write
-            request = ([m.raw for m in chunk], [m.position for m in chunk])
-            self._outbox.put(_frame(request))  # type: ignore[union-attr]
+            self._request([m.raw for m in chunk], [m.position for m in chunk])
             waiting.append(chunk)
             if len(waiting) > self.depth:
                 yield self._reply(waiting.popleft())
@@ -295,17 +298,17 @@ class ValidateAhead:
             log.warning("validating in this process: the worker did not start (%s)", exc)
             self._failed = True
             return False
-        for pipe in (self._proc.stdin, self._proc.stdout):
-            _widen(pipe)
-        self._outbox = queue.SimpleQueue()
-        # a thread writes requests, so a reply never waits for the pipeline to finish a write
-        self._sender = threading.Thread(
-            target=self._send_all,
-            args=(self._proc.stdin, self._outbox),
-            name="icc-validate-ahead",
-            daemon=True,
-        )
-        self._sender.start()
+        if not all([_widen(self._proc.stdin), _widen(self._proc.stdout)]):
+            # pipes too small for the batches in flight: a thread writes requests, so the
+            # pipeline is never stuck writing one while the worker is stuck writing a reply
+            self._outbox = queue.SimpleQueue()
+            self._sender = threading.Thread(
+                target=self._send_all,
+                args=(self._proc.stdin, self._outbox),
+                name="icc-validate-ahead",
+                daemon=True,
+            )
+            self._sender.start()
         log.debug("validating ahead in worker process %d", self._proc.pid)
         return True
 
@@ -331,6 +334,22 @@ class ValidateAhead:
             return False
         self._is_ready = True
         return True
+
+    def _request(self, raws: list[bytes], positions: list[str]) -> None:
+        """Send a batch to the worker: written here if the pipes hold every batch in
+        flight (:data:`PIPE_BYTES`; the worker reads each at once, so a write does not
+        wait long), else queued for the sender thread. A worker gone shows in
+        :meth:`_reply`."""
+        frame = _frame((raws, positions))
+        if self._outbox is not None:
+            self._outbox.put(frame)
+            return
+        assert self._proc is not None and self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(frame)
+            self._proc.stdin.flush()
+        except (OSError, ValueError) as exc:
+            log.debug("the validating worker took no request (%s)", exc)
 
     @staticmethod
     def _send_all(out: IO[bytes], outbox: queue.SimpleQueue[bytes | None]) -> None:
@@ -374,6 +393,11 @@ class ValidateAhead:
             self._outbox.put(None)
         if self._sender is not None:
             self._sender.join(timeout=5)
+        else:
+            with contextlib.suppress(OSError, ValueError):
+                proc.stdin.close()  # type: ignore[union-attr]
+        self._outbox = None
+        self._sender = None
         if proc.stdout is not None:
             proc.stdout.close()  # replies nobody will read: the worker's write ends it
         try:

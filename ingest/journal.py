@@ -35,10 +35,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
+from ingest.entries import EntryColumns, JournalEntry
 from ingest.keyhashes import KeyHashes
 from ingest.sqlite import SqliteStore
 
@@ -136,21 +136,6 @@ class JournalCommitError(RuntimeError):
     :meth:`Journal.append`): derived state is ahead of the journal until rebuilt."""
 
 
-class JournalEntry(NamedTuple):
-    """One accepted message as stored: its key, kind, event time (epoch s) and raw bytes.
-
-    A named tuple in the table's column order: a batch of them is the parameter list of
-    the bulk insert as it is (no copy a row), and one is built per message received.
-    """
-
-    key: str
-    kind: str
-    event_time: float
-    payload: bytes
-    source: str
-    position: str
-
-
 @dataclass(frozen=True, slots=True)
 class AppendResult:
     """What an append did: entries newly stored, duplicates ignored, seq of the first new one."""
@@ -158,7 +143,7 @@ class AppendResult:
     accepted: int
     duplicates: int
     first_seq: int | None
-    fresh: list[JournalEntry] = field(default_factory=list, repr=False)
+    fresh: Sequence[JournalEntry] = field(default_factory=list, repr=False)
 
 
 #: page cache of the journal's connection (KiB): the unique key index is probed once
@@ -188,7 +173,7 @@ class Journal(SqliteStore):
     def append(
         self,
         entries: Sequence[JournalEntry],
-        during_commit: Callable[[list[JournalEntry]], None] | None = None,
+        during_commit: Callable[[Sequence[JournalEntry]], None] | None = None,
         *,
         wait: bool = True,
         rows_json: str | None = None,
@@ -238,7 +223,8 @@ class Journal(SqliteStore):
                     # keys were checked under this lock), so the batch's end is known now
                     last = first + len(fresh) - 1
                     cur.execute("INSERT OR IGNORE INTO batches (last_seq) VALUES (?)", (last,))
-                    self._known.add([e.key for e in fresh], range(first, last + 1))
+                    keys = fresh.keys if isinstance(fresh, EntryColumns) else [e.key for e in fresh]
+                    self._known.add(keys, range(first, last + 1))
                     self._covered = last
             except BaseException:
                 cur.execute("ROLLBACK")
@@ -294,13 +280,17 @@ class Journal(SqliteStore):
 
     def _fresh(
         self, cur: sqlite3.Cursor, entries: Sequence[JournalEntry]
-    ) -> tuple[list[JournalEntry], bool]:
+    ) -> tuple[Sequence[JournalEntry], bool]:
         """The entries whose key is not stored, first of each key, in order (write lock held),
         and whether that is the first of every key (none was stored before).
 
         The key hashes answer for most; a hash hit is checked against the table (a
-        redelivered message, or rarely two keys with one hash).
+        redelivered message, or rarely two keys with one hash). :class:`EntryColumns` of
+        distinct keys none of which is stored come back as they are.
         """
+        columns = isinstance(entries, EntryColumns) and entries.distinct
+        if columns and not self._stored(entries.keys, cur):  # type: ignore[attr-defined]
+            return entries, True
         first: dict[str, JournalEntry] = {}
         for e in entries:
             first.setdefault(e.key, e)
@@ -332,7 +322,7 @@ class Journal(SqliteStore):
 
     @staticmethod
     def _insert_statement(
-        fresh: list[JournalEntry], rows_json: str | None = None
+        fresh: Sequence[JournalEntry], rows_json: str | None = None
     ) -> tuple[str, object]:
         """The insert of a batch and its parameters: :data:`_INSERT_BATCH_MICROS` for the
         usual batch (one source, times in whole microseconds), else :data:`_INSERT_BATCH`
@@ -340,9 +330,12 @@ class Journal(SqliteStore):
         with one blob of the payloads. :data:`_INSERT_ROWS` with the entries if any text
         holds a NUL character or every payload is empty. ``rows_json`` is the first
         statement's rows as :func:`micros_rows` gave them elsewhere, if it did."""
-        payloads = b"".join([e.payload for e in fresh])
-        source = fresh[0].source
-        one_source = all(e.source == source for e in fresh)
+        if isinstance(fresh, EntryColumns):
+            payloads, source, one_source = b"".join(fresh.payloads), fresh.source, True
+        else:
+            payloads = b"".join([e.payload for e in fresh])
+            source = fresh[0].source
+            one_source = all(e.source == source for e in fresh)
         if rows_json is not None and one_source:
             sql, params, text = _INSERT_BATCH_MICROS, (source,), rows_json
         elif one_source and (

@@ -176,7 +176,7 @@ class Ingestor:
             self.deadletters.add(rejects)
             by_kind: Counter[str] = Counter()
 
-            def apply(stored: list[JournalEntry]) -> None:
+            def apply(stored: Sequence[JournalEntry]) -> None:
                 # runs while the journal commits the batch (see Journal.append)
                 if ahead is not None:
                     accepted = ahead.batch(stored)
@@ -209,8 +209,8 @@ class Ingestor:
             self.totals.add(result, len(batch))
             # the batch's messages are garbage once the sinks have them: dropped before the
             # collection, it walks only what the batch left in the derived state
-            del appended
-            entries.clear()
+            del appended, entries
+            ahead = None
             parsed.clear()
             settle_garbage()
         return result

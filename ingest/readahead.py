@@ -21,7 +21,7 @@ import numpy as np
 from ingest.ahead import Validated
 from ingest.batch import MessageBatch, SightingsOnDemand, columns_of
 from ingest.deadletter import DeadLetter
-from ingest.journal import JournalEntry
+from ingest.entries import EntryColumns, JournalEntry
 from ingest.models import ContractError, Message, Sighting, parse_message
 from ingest.sources import RawMessage
 
@@ -39,7 +39,7 @@ class ReadAhead:
     get of it (:meth:`batch`)."""
 
     validated: Validated
-    entries: list[JournalEntry]
+    entries: Sequence[JournalEntry]
     rejects: list[DeadLetter]
     #: the valid messages that are not sightings, each after the sightings before it
     others: list[tuple[int, Message]]
@@ -103,7 +103,9 @@ def read_ahead(batch: Sequence[RawMessage], validated: Validated) -> ReadAhead |
         raise ValueError(f"validated {len(tags)} messages for a batch of {len(batch)}")
     keys = validated.keys
     times = array.array("d", validated.epoch)
-    entries: list[JournalEntry] = []
+    source = batch[0].source if batch else ""
+    columns = validated.distinct and all(m.source == source for m in batch)
+    entries = _Entries(source, each_source=not columns)
     rejects: list[DeadLetter] = []
     others: list[tuple[int, Message]] = []
     raws: list[bytes] = []
@@ -113,13 +115,9 @@ def read_ahead(batch: Sequence[RawMessage], validated: Validated) -> ReadAhead |
         if stop > done:  # a run of valid sightings
             span = batch[done:stop]
             end = row + len(span)
-            entries += [
-                JournalEntry(key, "sighting", t, raw, source, position)
-                for key, t, (raw, source, position) in zip(
-                    keys[row:end], times[row:end], span, strict=True
-                )
-            ]
-            raws += [m.raw for m in span]
+            span_raws = [m.raw for m in span]
+            entries.sightings(keys[row:end], times[row:end], span_raws, span)
+            raws += span_raws
             row = end
         if found is None:
             break
@@ -133,12 +131,67 @@ def read_ahead(batch: Sequence[RawMessage], validated: Validated) -> ReadAhead |
         if isinstance(msg, Sighting):
             log.error("the validating worker disagrees on message %s", item.position)
             return None
-        entries.append(
-            JournalEntry(
-                msg.key, msg.kind, msg.event_time.timestamp(), item.raw, item.source, item.position
-            )
-        )
+        entries.other(msg, item)
         others.append((row, msg))
     if row != len(keys):
         raise ValueError(f"the worker sent {len(keys)} sightings for {row} tagged ones")
-    return ReadAhead(validated, entries, rejects, others, raws)
+    made = entries.columns(distinct=validated.distinct) if columns else entries.listed()
+    return ReadAhead(validated, made, rejects, others, raws)
+
+
+class _Entries:
+    """The journal entries of a batch, gathered as columns."""
+
+    def __init__(self, source: str, *, each_source: bool) -> None:
+        self.source = source
+        self.each_source = each_source  # keep every entry's source (for :meth:`listed`)
+        self.keys: list[str] = []
+        self.kinds: list[str] = []
+        self.times: list[float] = []
+        self.payloads: list[bytes] = []
+        self.sources: list[str] = []
+        self.positions: list[str] = []
+
+    def sightings(
+        self, keys: list[str], times: array.array, raws: list[bytes], span: Sequence[RawMessage]
+    ) -> None:
+        self.keys += keys
+        self.kinds += ["sighting"] * len(keys)
+        self.times += times
+        self.payloads += raws
+        if self.each_source:
+            self.sources += [m.source for m in span]
+        self.positions += [m.position for m in span]
+
+    def other(self, msg: Message, item: RawMessage) -> None:
+        self.keys.append(msg.key)
+        self.kinds.append(msg.kind)
+        self.times.append(msg.event_time.timestamp())
+        self.payloads.append(item.raw)
+        self.sources.append(item.source)
+        self.positions.append(item.position)
+
+    def columns(self, *, distinct: bool) -> EntryColumns:
+        return EntryColumns(
+            self.keys,
+            self.kinds,
+            self.times,
+            self.payloads,
+            self.source,
+            self.positions,
+            distinct=distinct,
+        )
+
+    def listed(self) -> list[JournalEntry]:
+        return [
+            JournalEntry(*row)
+            for row in zip(
+                self.keys,
+                self.kinds,
+                self.times,
+                self.payloads,
+                self.sources,
+                self.positions,
+                strict=True,
+            )
+        ]

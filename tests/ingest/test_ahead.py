@@ -19,7 +19,8 @@ from icc.config import Settings
 from icc.runtime import Runtime
 from ingest.ahead import OTHER, REJECTED, SIGHTING, ValidateAhead, validate
 from ingest.batch import MessageBatch, sighting_columns
-from ingest.journal import micros_rows
+from ingest.entries import EntryColumns
+from ingest.journal import Journal, JournalEntry, micros_rows
 from ingest.models import ContractError, Sighting, parse_message
 from ingest.scenario import write_scenario
 from ingest.sources import RawMessage, batched, read_jsonl
@@ -29,22 +30,33 @@ BATCH = 250
 
 
 @pytest.fixture(scope="module")
-def stream(tmp_path_factory: pytest.TempPathFactory) -> list[RawMessage]:
-    """A day of a scenario (seed 23) with garbage and redelivered messages mixed in."""
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> list[RawMessage]:
+    """A day of a scenario (seed 23), as read from its file."""
     base = tmp_path_factory.mktemp("ahead")
     write_scenario(base / "zj", seed=23, days=1, scale=0.25)
-    valid = list(read_jsonl(base / "zj" / "stream.jsonl"))
+    return list(read_jsonl(base / "zj" / "stream.jsonl"))
+
+
+def _mixed(valid: list[RawMessage], *, redeliver: bool) -> list[RawMessage]:
+    """``valid`` with garbage of several kinds and, if asked, redelivered messages."""
     rng = random.Random(5)
     out: list[RawMessage] = []
     for i, msg in enumerate(valid):
         out.append(msg)
-        if i % 97 == 0:  # garbage of several kinds
+        if i % 97 == 0:
             raw = msg.raw
-            bad = (raw[: len(raw) // 2], raw + b"\xff", raw.replace(b'"lon": ', b'"lon": "x'))
-            out.append(RawMessage(bad[i % 3], "test:garbage", str(i)))
-        if i % 61 == 0:  # a redelivery, sometimes inside the same batch
+            # truncated, not UTF-8, a kind that is not one (JSON's last key wins)
+            bad = (raw[: len(raw) // 2], raw + b"\xff", raw.rstrip()[:-1] + b', "kind": 12}')
+            out.append(RawMessage(bad[i % 3], msg.source, f"{msg.position}-bad"))
+        if redeliver and i % 61 == 0:  # sometimes inside the same batch
             out.append(valid[max(0, i - rng.randrange(0, 400))])
     return out
+
+
+@pytest.fixture(scope="module")
+def stream(scenario: list[RawMessage]) -> list[RawMessage]:
+    """The scenario with garbage and redelivered messages mixed in."""
+    return _mixed(scenario, redeliver=True)
 
 
 def _state(runtime: Runtime) -> dict:
@@ -117,6 +129,66 @@ def test_a_stream_validated_ahead_ends_in_the_same_state(
     assert seconds[0] == 0.0 and sum(s > 0.0 for s in seconds) == ahead.batches
     assert here["deadletters"] and here["totals"].duplicates > 0 and here["export"]["series"]
     _assert_same(got, here)
+
+
+def test_a_stream_of_new_messages_validated_ahead_ends_in_the_same_state(
+    scenario: list[RawMessage], tmp_path: Path
+) -> None:
+    """Every batch new and distinct (garbage aside): the journal takes each batch as
+    columns, with the worker's insert rows."""
+    keys: set[str] = set()
+    once = []
+    for msg in scenario:  # the scenario redelivers some messages itself
+        key = parse_message(msg.raw).key
+        if key not in keys:
+            keys.add(key)
+            once.append(msg)
+    clean = _mixed(once, redeliver=False)
+    expected = _run_here(clean, tmp_path / "here")
+    taken: list[str] = []
+    insert = Journal._insert_statement
+
+    def spy(fresh: Sequence[JournalEntry], rows_json: str | None = None) -> tuple[str, object]:
+        taken.append(type(fresh).__name__ + ("+rows" if rows_json else ""))
+        return insert(fresh, rows_json)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Journal, "_insert_statement", staticmethod(spy))
+        got, ahead, _ = _run_ahead(clean, tmp_path / "ahead")
+    assert ahead.batches > 0
+    assert expected["totals"].duplicates == 0
+    assert taken.count("EntryColumns+rows") == ahead.batches  # each batch the worker read
+    _assert_same(got, expected)
+
+
+def test_the_journal_stores_entry_columns_as_it_stores_the_entries(tmp_path: Path) -> None:
+    raws = _raws()[:4]
+    positions = [f"p{i}" for i in range(4)]
+    parsed = [parse_message(r) for r in raws]
+    entries = [
+        JournalEntry(m.key, m.kind, m.event_time.timestamp(), r, "src", p)
+        for m, r, p in zip(parsed, raws, positions, strict=True)
+    ]
+    columns = EntryColumns(
+        [e.key for e in entries],
+        [e.kind for e in entries],
+        [e.event_time for e in entries],
+        list(raws),
+        "src",
+        positions,
+        distinct=True,
+    )
+    assert list(columns) == entries and columns == entries and len(columns) == 4
+    plain, given = Journal(tmp_path / "a"), Journal(tmp_path / "b")
+    assert plain.append(entries).accepted == 4
+    rows = validate(raws, positions).rows
+    first = given.append(columns, rows_json=rows)
+    assert first.accepted == 4 and first.fresh is columns  # taken as they are
+    again = given.append(columns, rows_json=rows)  # every key stored: nothing new
+    assert (again.accepted, again.duplicates) == (0, 4)
+    assert list(given.iter_entries()) == list(plain.iter_entries())
+    with pytest.raises(ValueError, match="columns of 1 keys, 0 kinds"):
+        EntryColumns(["k"], [], [], [], "s", [], distinct=True)
 
 
 def test_a_worker_that_dies_mid_stream_leaves_the_pipeline_validating(
