@@ -16,6 +16,7 @@
 | ``ICC_SIGHTING_RETENTION_DAYS`` | days of stream time a sighting is kept (1-3650): older ones are dropped from the space-time index and pruned from the journal as the stream's newest sighting time advances (incidents are never pruned). Unset: the index keeps 30 days and the journal keeps everything | none |
 | ``ICC_KAFKA_CHECK_CRCS`` | verify each Kafka record batch's CRC-32C: ``1``, ``0`` or ``auto`` (checked when the native ``crc32c`` module is installed, a dependency) | ``auto`` |
 | ``ICC_LOG_FORMAT`` | log lines on stderr: ``text`` (for people) or ``json`` (one JSON object per line, for log shippers) | ``text`` |
+| ``ICC_VALIDATE_AHEAD`` | ``1``: a long stream (``icc replay``) is validated a batch or two ahead in a worker process on another core; ``0``: in the pipeline's own process (read by :mod:`ingest.ahead`) | ``1`` |
 """
 
 from __future__ import annotations

@@ -110,9 +110,12 @@ ENV_SWITCH = "ICC_VALIDATE_AHEAD"
 
 def ahead_enabled() -> bool:
     """Whether a worker may validate ahead: a second CPU, and not switched off by
-    :data:`ENV_SWITCH`."""
+    :data:`ENV_SWITCH` (``0`` or ``1``; anything else is refused with a ``ValueError``)."""
+    switch = os.environ.get(ENV_SWITCH, "").strip()
+    if switch not in ("", "0", "1"):
+        raise ValueError(f"{ENV_SWITCH}={switch!r}: expected 0 (off) or 1 (on, the default)")
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (cpus or 1) >= 2 and os.environ.get(ENV_SWITCH, "1") != "0"
+    return (cpus or 1) >= 2 and switch != "0"
 
 
 def validate(raws: Sequence[bytes | str], positions: Sequence[str] | None = None) -> Validated:

@@ -223,6 +223,15 @@ def test_switched_off_by_the_environment_nothing_is_validated_ahead(
     assert got == [None] * 8 and ahead.batches == 0 and ahead.pid is None
 
 
+def test_a_switch_that_is_neither_0_nor_1_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ICC_VALIDATE_AHEAD", "yes")
+    with (
+        pytest.raises(ValueError, match="ICC_VALIDATE_AHEAD='yes': expected 0"),
+        ValidateAhead(start_after=0) as ahead,
+    ):
+        list(ahead.chunks([[RawMessage(b"{}", "t", "1")]]))
+
+
 def _raws() -> list[bytes]:
     rows = [
         sighting("s1", at="2026-03-02T01:12:00.250000+08:00"),
