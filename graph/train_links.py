@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from graph.blas import one_blas_thread
 from graph.cases import CaseBook
 from graph.features import FEATURES, as_vector, pair_features
 from graph.linkage import Linker
@@ -74,6 +75,7 @@ class Stream:
 
 def stream_scenario(seed: int, days: float, scale: float, model: LinkModel | None = None) -> Stream:
     """Generate a scenario and feed it, in arrival order and micro-batches, through the sinks."""
+    one_blas_thread()  # as the pipeline's process does (icc.runtime)
     scenario = generate(seed=seed, days=days, scale=scale)
     cases = CaseBook()
     spacetime = SpaceTimeSink()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from geo.lookup import JurisdictionIndex
+from graph.blas import one_blas_thread
 from graph.cases import CaseBook
 from graph.linkage import Linker
 from graph.persons.sink import PersonSink
@@ -60,6 +61,7 @@ class Runtime:
         by an earlier run (whose series ids depended on its micro-batches) leaves nothing
         stale behind.
         """
+        one_blas_thread()  # the same results on every machine, and no spinning thread
         plans = load_plans(settings.plans_path)  # fail at start, naming the bad key
         data_dir = Path(settings.data_dir)
         if reset and data_dir.exists():
