@@ -185,20 +185,40 @@ def _frame(obj: object) -> bytes:
     return _HEADER.pack(len(payload)) + payload
 
 
-def _send(out: IO[bytes], obj: object) -> None:
-    out.write(_frame(obj))
+def _write_all(out: IO[bytes], data: bytes) -> None:
+    """Write all of ``data`` (a raw pipe may take part of it at a time)."""
+    view = memoryview(data)
+    while view:
+        done = out.write(view)
+        view = view[done if done is not None else 0 :]
     out.flush()
+
+
+def _read_exact(inp: IO[bytes], n: int) -> bytes:
+    """``n`` bytes, or fewer only at the end of the stream (a raw pipe may give part)."""
+    parts = []
+    while n > 0:
+        part = inp.read(n)
+        if not part:
+            break
+        parts.append(part)
+        n -= len(part)
+    return b"".join(parts)
+
+
+def _send(out: IO[bytes], obj: object) -> None:
+    _write_all(out, _frame(obj))
 
 
 def _receive(inp: IO[bytes]) -> object | None:
     """The next framed object, or None at the end of the stream."""
-    head = inp.read(_HEADER.size)
+    head = _read_exact(inp, _HEADER.size)
     if not head:
         return None
     if len(head) != _HEADER.size:
         raise EOFError(f"a frame header of {len(head)} bytes; expected {_HEADER.size}")
     (size,) = _HEADER.unpack(head)
-    payload = inp.read(size)
+    payload = _read_exact(inp, size)
     if len(payload) != size:
         raise EOFError(f"a frame of {len(payload)} bytes; expected {size}")
     return pickle.loads(payload)
@@ -256,8 +276,11 @@ class ValidateAhead:
         self._sender: threading.Thread | None = None
         self._failed = False
         self._is_ready = False
-        #: batches the worker validated
+        #: batches the worker validated, and those the pipeline validated itself because
+        #: the worker's reply had not come
         self.batches = 0
+        self.lagged = 0
+        self._owed = 0  # replies still to come for batches validated here
 
     def __enter__(self) -> ValidateAhead:
         return self
@@ -269,7 +292,14 @@ class ValidateAhead:
         """Each batch of ``chunks``, in order, with what the worker found in it."""
         waiting: deque[_Chunk] = deque()  # sent to the worker, reply not read yet
         for n, chunk in enumerate(chunks):
-            if n < self.start_after or not self._start() or not self._ready():
+            if (
+                n < self.start_after
+                or not self._start()
+                or not self._ready()
+                or not self._room(len(waiting))
+            ):
+                if self._is_ready and not self._failed:
+                    self.lagged += 1  # the worker is behind: this one is validated here
                 while waiting:
                     yield self._reply(waiting.popleft())
                 yield chunk, None
@@ -295,6 +325,7 @@ class ValidateAhead:
                 [sys.executable, "-c", "from ingest.ahead import main; main()"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
+                bufsize=0,  # raw pipes: select() then sees every byte not read yet
                 env=env,
             )
         except OSError as exc:
@@ -321,11 +352,7 @@ class ValidateAhead:
         if self._is_ready or self._failed:
             return self._is_ready
         assert self._proc is not None and self._proc.stdout is not None
-        try:
-            readable, _, _ = select.select([self._proc.stdout], [], [], 0)
-        except (OSError, ValueError):  # no select on pipes here: wait for it
-            readable = [self._proc.stdout]
-        if not readable:
+        if not self._arrived():
             return False
         try:
             said = _receive(self._proc.stdout)
@@ -349,8 +376,7 @@ class ValidateAhead:
             return
         assert self._proc is not None and self._proc.stdin is not None
         try:
-            self._proc.stdin.write(frame)
-            self._proc.stdin.flush()
+            _write_all(self._proc.stdin, frame)
         except (OSError, ValueError) as exc:
             log.debug("the validating worker took no request (%s)", exc)
 
@@ -358,8 +384,7 @@ class ValidateAhead:
     def _send_all(out: IO[bytes], outbox: queue.SimpleQueue[bytes | None]) -> None:
         try:
             while (frame := outbox.get()) is not None:
-                out.write(frame)
-                out.flush()
+                _write_all(out, frame)
         except (OSError, ValueError):  # the worker is gone; _reply notices
             pass
         finally:
@@ -367,19 +392,64 @@ class ValidateAhead:
                 out.close()
 
     def _reply(self, chunk: _Chunk) -> tuple[_Chunk, Validated | None]:
+        """The worker's reply for ``chunk`` if it has come; None if it has not (the pipeline
+        validates the batch itself rather than wait: on a machine busy with other work the
+        worker may fall behind, and its late reply is read and dropped later)."""
         if self._failed:
             return chunk, None
         assert self._proc is not None and self._proc.stdout is not None
         try:
-            found = _receive(self._proc.stdout)
-            if not isinstance(found, Validated) or len(found.tags) != len(chunk):
-                raise EOFError(f"a reply {type(found).__name__}; expected one for the batch")
+            while self._owed and self._arrived():  # replies for batches validated here
+                self._receive_reply(None)
+                self._owed -= 1
+            if self._owed or not self._arrived():  # not come yet: validated here
+                self._owed += 1
+                self.lagged += 1
+                return chunk, None
+            found = self._receive_reply(chunk)
         except Exception as exc:  # the worker died or spoke nonsense: validate here
             log.warning("validating in this process from now on: the worker failed (%s)", exc)
             self._failed = True
             return chunk, None
         self.batches += 1
         return chunk, found
+
+    def _room(self, waiting: int) -> bool:
+        """Whether another batch may go to the worker: at most ``depth`` + 1 unanswered, so
+        the requests in flight fit in the pipe and a write never waits for a worker that
+        is behind (replies owed for batches validated here are dropped first, as they
+        come)."""
+        if self._failed:
+            return False
+        try:
+            while self._owed and self._arrived():
+                self._receive_reply(None)
+                self._owed -= 1
+        except Exception as exc:
+            log.warning("validating in this process from now on: the worker failed (%s)", exc)
+            self._failed = True
+            return False
+        return waiting + self._owed <= self.depth
+
+    def _arrived(self) -> bool:
+        """Whether the next reply has started to arrive (the rest follows at once: the
+        worker writes a reply in one piece)."""
+        assert self._proc is not None and self._proc.stdout is not None
+        try:
+            readable, _, _ = select.select([self._proc.stdout], [], [], 0)
+        except (OSError, ValueError):  # no select on pipes here: wait for it
+            return True
+        return bool(readable)
+
+    def _receive_reply(self, chunk: _Chunk | None) -> Validated:
+        """Read the next reply, checked against ``chunk`` (any batch's if None)."""
+        assert self._proc is not None and self._proc.stdout is not None
+        found = _receive(self._proc.stdout)
+        if not isinstance(found, Validated) or (
+            chunk is not None and len(found.tags) != len(chunk)
+        ):
+            raise EOFError(f"a reply {type(found).__name__}; expected one for the batch")
+        return found
 
     @property
     def pid(self) -> int | None:
@@ -392,6 +462,12 @@ class ValidateAhead:
         self._is_ready = False
         if proc is None:
             return
+        log.info(
+            "validated ahead: %d batches by the worker, %d here while it lagged",
+            self.batches,
+            self.lagged,
+        )
+        self._owed = 0
         if self._outbox is not None:
             self._outbox.put(None)
         if self._sender is not None:
