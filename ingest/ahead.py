@@ -486,16 +486,18 @@ class ValidateAhead:
             proc.wait()
 
 
-#: how much lower the worker's scheduling priority is than the pipeline's
-WORKER_NICENESS = 10
+#: how much lower the worker's scheduling priority is than the pipeline's: a little, so
+#: the journal's writer gets the second core first when its commit is due. Not more: at
+#: nice 10, on a machine busy with other work, the worker hardly ran (an ``icc replay``
+#: of 45 batches while two benchmarks ran: 0 validated by the worker, against 10-22 at
+#: nice 0-2)
+WORKER_NICENESS = 2
 
 
 def main() -> None:
     """Entry point of the worker process: ends quietly when the pipeline closes its pipes
     or the terminal's Ctrl-C reaches it too (the pipeline handles that itself)."""
     with contextlib.suppress(OSError, AttributeError):  # not on Windows
-        # below the pipeline's threads: it is far ahead anyway, and the journal's writer
-        # should get the second core when its commit is due
         os.nice(WORKER_NICENESS)
     try:
         serve(sys.stdin.buffer, sys.stdout.buffer)
