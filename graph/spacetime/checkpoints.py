@@ -130,6 +130,9 @@ class CheckpointRegistry:
         # projecting every registered one again and rebuilding the grid
         self._buf = np.empty((4, 0))
         self._filled = 0
+        #: the views :attr:`arrays` last returned, for the first ``_views_n`` ids
+        self._views: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] = (self._buf[0],) * 4
+        self._views_n = -1
         # the 2 km grid as sorted arrays: each gridded checkpoint's cell code (see
         # kern.cell_code) and its id, ascending within a cell (a scene query looks up a
         # block of cells with a few binary searches, not a dictionary lookup a cell)
@@ -212,6 +215,8 @@ class CheckpointRegistry:
         O(new)); the arrays returned are views, valid for the ids known at the call.
         """
         n = len(self._lon)
+        if self._views_n == n:  # nothing registered since: the same views (a run asks twice)
+            return self._views
         if self._filled < n:
             if n > self._buf.shape[1]:
                 grown = np.empty((4, max(256, 2 * n)))
@@ -223,6 +228,7 @@ class CheckpointRegistry:
             self._buf[:, self._filled : n] = (lon, lat, x, y)
             self._filled = n
         lon, lat, x, y = (row[:n] for row in self._buf)
+        self._views, self._views_n = (lon, lat, x, y), n
         return lon, lat, x, y
 
     def _cells(self) -> tuple[np.ndarray, np.ndarray]:

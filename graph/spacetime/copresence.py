@@ -370,7 +370,7 @@ class CoPresence:
             fresh = t >= self.index.oldest_time
             ent, cp, t = ent[fresh], cp[fresh], t[fresh]
         _, _, xs, ys = self.checkpoints.arrays
-        self.stats.update(ent, t, xs[cp], ys[cp])
+        self.stats.update_at(ent, t, cp, xs, ys)
         self._standing(ent, cp, t)
 
     def _standing_windows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -421,12 +421,19 @@ class CoPresence:
         self, built: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``built`` with the windows of the last ``_unbuilt`` cases of ``_open`` added
-        after each checkpoint's rows (they come after every built case)."""
-        ptr, t0, t1, owner = built
-        n_cp = ptr.shape[0] - 1
+        after each checkpoint's rows (they come after every built case).
+
+        Usually one case was added since the last call: its window is merged in by one
+        kernel call (:func:`kern.merge_window`, case by case: each checkpoint's rows stay
+        in the order the cases were added, as one merge of all of them would give)."""
         first = len(self._open) - self._unbuilt
-        added = self._window_rows(self._open[first:], first, n_cp)
-        return kern.merge_csr(ptr, t0, t1, owner, *added)
+        ptr, t0, t1, owner = built
+        for own in range(first, len(self._open)):
+            window = self._open[own].window
+            ptr, t0, t1, owner = kern.merge_window(
+                ptr, t0, t1, owner, window.cps, window.t0, window.t1, own
+            )
+        return ptr, t0, t1, owner
 
     def _standing(self, ent: np.ndarray, cp: np.ndarray, t: np.ndarray) -> None:
         """Note the sightings that fall in open scene windows (judged by
