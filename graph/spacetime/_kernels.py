@@ -298,3 +298,51 @@ def by_hour(cp, ent, t, h0, h1, hour_s):  # noqa: ANN001, ANN201
         out_t[j] = t[i]
         pos[k] = j + 1
     return out_cp, out_ent, out_t, bounds
+
+
+@njit(cache=True, nogil=True)
+def moved_rows(ids, lon0, lat0, lons, lats, tol):  # noqa: ANN001, ANN201
+    """Rows whose reported position is more than ``tol`` degrees (in lon or in lat) from
+    the registered one of their checkpoint ``ids[i]``: ``np.flatnonzero`` of
+    ``(|lon0[ids] - lons| > tol) | (|lat0[ids] - lats| > tol)`` in one pass. O(n)."""
+    n = ids.shape[0]
+    out = np.empty(n, np.int64)
+    k = 0
+    for i in range(n):
+        c = ids[i]
+        if abs(lon0[c] - lons[i]) > tol or abs(lat0[c] - lats[i]) > tol:
+            out[k] = i
+            k += 1
+    return out[:k]
+
+
+@njit(cache=True, nogil=True)
+def refit_csr(ptr, t0, t1, owner, new_owner, n_cp):  # noqa: ANN001, ANN201
+    """A CSR over checkpoints (ptr, t0, t1, owner) without the rows whose owner is dropped
+    (``new_owner[o] < 0``), the others' owners renumbered to ``new_owner[o]``, over
+    ``n_cp`` checkpoints (at least as many as ``ptr`` covers; the new ones empty).
+
+    Rows keep their order, so each checkpoint still lists its windows in the order their
+    cases were added: the CSR a build from the kept cases alone would give. O(rows + n_cp).
+    """
+    old_n = ptr.shape[0] - 1
+    out_ptr = np.zeros(n_cp + 1, np.int64)
+    for c in range(old_n):
+        for j in range(ptr[c], ptr[c + 1]):
+            if new_owner[owner[j]] >= 0:
+                out_ptr[c + 1] += 1
+    for c in range(n_cp):
+        out_ptr[c + 1] += out_ptr[c]
+    total = out_ptr[n_cp]
+    o0 = np.empty(total, t0.dtype)
+    o1 = np.empty(total, t1.dtype)
+    ow = np.empty(total, owner.dtype)
+    k = 0
+    for j in range(ptr[old_n]):
+        o = new_owner[owner[j]]
+        if o >= 0:
+            o0[k] = t0[j]
+            o1[k] = t1[j]
+            ow[k] = o
+            k += 1
+    return out_ptr, o0, o1, ow

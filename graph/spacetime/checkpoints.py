@@ -182,21 +182,26 @@ class CheckpointRegistry:
         """Ids of many checkpoints (int32), as :meth:`register` gives them one by one.
 
         Known names cost a dictionary lookup each; their reported positions are checked
-        against the registered ones in one vectorised comparison (moved ones are logged
-        as :meth:`register` logs them). O(n).
+        against the registered ones in one kernel pass (:func:`kern.moved_rows`; moved
+        ones are logged as :meth:`register` logs them). ``lons`` and ``lats`` may be
+        float64 arrays (no conversion a call then). O(n).
         """
-        get = self.names.ids.get
-        ids = [get(name) for name in names]
-        fresh = [i for i, ident in enumerate(ids) if ident is None]
+        ids = list(map(self.names.ids.get, names))
+        fresh = [i for i, ident in enumerate(ids) if ident is None] if None in ids else []
         for i in fresh:
             ids[i] = self.register(names[i], lons[i], lats[i])  # in order: repeats reuse it
         out = np.asarray(ids, dtype=np.int32)
         if out.size and len(fresh) < out.size:
             lon0, lat0, _, _ = self.arrays
-            moved = (np.abs(lon0[out] - np.asarray(lons, dtype=np.float64)) > 0.001) | (
-                np.abs(lat0[out] - np.asarray(lats, dtype=np.float64)) > 0.001
+            moved = kern.moved_rows(
+                out,
+                lon0,
+                lat0,
+                np.asarray(lons, dtype=np.float64),
+                np.asarray(lats, dtype=np.float64),
+                0.001,
             )
-            for i in np.flatnonzero(moved).tolist():
+            for i in moved.tolist():
                 self.register(names[i], lons[i], lats[i])  # logs the reported position
         return out
 

@@ -130,3 +130,69 @@ def test_update_at_is_update_of_gathered_positions(seed: int) -> None:
     for name in ("count", "first", "last", "blocks", "moments", "earliest", "latest"):
         a, b = getattr(new, name), getattr(old, name)
         assert np.asarray(a).tobytes() == np.asarray(b).tobytes(), name
+
+
+def _rebuilt_windows(cop: CoPresence) -> tuple[np.ndarray, ...]:
+    """The standing CSR as it was kept before refits: merged while no checkpoint was
+    added, else rebuilt from the open cases (also when :meth:`_standing` found new
+    checkpoints)."""
+    now = cop.index.watermark
+    stale = cop._min_close < now - 3600
+    if cop._windows is not None and (cop._unbuilt or stale):
+        ptr = cop._windows[0]
+        if stale or ptr.shape[0] - 1 != len(cop.checkpoints):
+            cop._windows = None
+        else:
+            first = len(cop._open) - cop._unbuilt
+            added = cop._window_rows(cop._open[first:], first, ptr.shape[0] - 1)
+            cop._windows = kern.merge_csr(*cop._windows, *added)
+    if cop._windows is not None and cop._windows[0].shape[0] - 1 < len(cop.checkpoints):
+        cop._windows = None
+    if cop._windows is None:
+        cop._open = [case for case in cop._open if case.close_at >= now]
+        cop._min_close = min((c.close_at for c in cop._open), default=2**62)
+        cop._windows = cop._window_rows(cop._open, 0, len(cop.checkpoints))
+    cop._unbuilt = 0
+    return cop._windows
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_standing_windows_refit_is_the_rebuild(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    new, old = CoPresence(), CoPresence()
+    clock = 0
+    for step in range(300):
+        if rng.random() < 0.1 or step == 0:
+            fresh = int(rng.integers(1, 4))
+            for cop in (new, old):
+                for k in range(fresh):
+                    cop.checkpoints.register(f"cp-{step}-{k}", 121.0 + step * 1e-3, 30.0)
+        n_cp = len(new.checkpoints)
+        clock += int(rng.integers(0, 1200))
+        for _ in range(int(rng.integers(0, 3))):
+            cps = rng.integers(0, n_cp, int(rng.integers(0, 6))).astype(np.int32)
+            t0 = clock - int(rng.integers(0, 7200))
+            window = _Window(cps, t0, t0 + int(rng.integers(0, 7200)))
+            close_at = window.t1 + int(rng.integers(0, 3)) * 1800
+            for cop in (new, old):
+                case = _Case(window)
+                case.close_at = close_at
+                cop._open.append(case)
+                cop._unbuilt += 1
+                cop._min_close = min(cop._min_close, case.close_at)
+        new.index.watermark = old.index.watermark = clock
+        _same(new._standing_windows(), _rebuilt_windows(old))
+        assert [c.window for c in new._open] == [c.window for c in old._open]
+        assert new._min_close == old._min_close
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_moved_rows_is_the_numpy_comparison(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    lon0, lat0 = rng.uniform(120, 122, 50), rng.uniform(29, 31, 50)
+    ids = rng.integers(0, 50, 300).astype(np.int32)
+    jitter = rng.choice([0.0, 0.0005, 0.001, 0.0011, 0.5, np.nan], (2, 300))
+    lons, lats = lon0[ids] + jitter[0], lat0[ids] - jitter[1]
+    moved = (np.abs(lon0[ids] - lons) > 0.001) | (np.abs(lat0[ids] - lats) > 0.001)
+    got = kern.moved_rows(ids, lon0, lat0, lons, lats, 0.001)
+    _same((got,), (np.flatnonzero(moved),))
