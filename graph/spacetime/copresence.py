@@ -358,7 +358,7 @@ class CoPresence:
             if not self._due:
                 yield lo, t.size
                 return
-            hi = int(np.searchsorted(reach, self._due[0][0], side="left")) + 1
+            hi = int(reach.searchsorted(self._due[0][0], side="left")) + 1  # no np. wrapper
             hi = max(lo + 1, min(hi, t.size))
             yield lo, hi
             lo = hi
@@ -463,7 +463,9 @@ class CoPresence:
             return
         ptr, w0, w1, owners = self._standing_windows()  # over every checkpoint registered
         open_cases = self._open
-        s_idx, w_idx = kern.standing_matches(cp, t.astype(np.int64), ptr, w0, w1)
+        if w0.shape[0] == 0:  # no window near any checkpoint
+            return
+        s_idx, w_idx = kern.standing_matches(cp, t, ptr, w0, w1)  # int32 t: exact compares
         if s_idx.size == 0:
             return
         now = self.index.watermark
