@@ -227,33 +227,46 @@ def merge_window(ptr, t0, t1, owner, cps, w_t0, w_t1, w_owner):  # noqa: ANN001,
 
     What :func:`merge_csr` gives with the window's own CSR (rows stably sorted by
     checkpoint), without building that CSR first: a case opening costs one pass over the
-    open windows' rows instead of a dozen small numpy calls. Checkpoints outside the CSR
-    (none, when the CSR covers every registered checkpoint) are left out. O(rows + n_cp).
+    open windows' rows (block copies between the window's checkpoints) instead of a dozen
+    small numpy calls. Checkpoints outside the CSR (none, when the CSR covers every
+    registered checkpoint) are left out. O(rows + n_cp).
     """
     n_cp = ptr.shape[0] - 1
-    add = np.zeros(n_cp + 1, np.int64)
+    m = 0
     for c in cps:
         if 0 <= c < n_cp:
-            add[c + 1] += 1
-    for c in range(n_cp):
-        add[c + 1] += add[c]
-    out_ptr = ptr + add
-    total = t0.shape[0] + add[n_cp]
+            m += 1
+    at = np.empty(m, np.int64)  # the window's checkpoints in the CSR, ascending
+    m = 0
+    for c in cps:
+        if 0 <= c < n_cp:
+            at[m] = c
+            m += 1
+    at.sort()
+    out_ptr = np.empty(n_cp + 1, np.int64)
+    k = 0
+    for c in range(n_cp + 1):
+        while k < m and at[k] < c:
+            k += 1
+        out_ptr[c] = ptr[c] + k
+    total = t0.shape[0] + m
     o0 = np.empty(total, t0.dtype)
     o1 = np.empty(total, t1.dtype)
     ow = np.empty(total, owner.dtype)
-    k = 0
-    for c in range(n_cp):
-        for j in range(ptr[c], ptr[c + 1]):
-            o0[k] = t0[j]
-            o1[k] = t1[j]
-            ow[k] = owner[j]
-            k += 1
-        for _ in range(add[c + 1] - add[c]):
-            o0[k] = w_t0
-            o1[k] = w_t1
-            ow[k] = w_owner
-            k += 1
+    src = 0
+    dst = 0
+    for k in range(m + 1):
+        end = ptr[at[k] + 1] if k < m else t0.shape[0]  # copy up to the next insertion
+        o0[dst : dst + end - src] = t0[src:end]
+        o1[dst : dst + end - src] = t1[src:end]
+        ow[dst : dst + end - src] = owner[src:end]
+        dst += end - src
+        src = end
+        if k < m:
+            o0[dst] = w_t0
+            o1[dst] = w_t1
+            ow[dst] = w_owner
+            dst += 1
     return out_ptr, o0, o1, ow
 
 
