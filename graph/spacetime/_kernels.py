@@ -218,3 +218,144 @@ def nearest_first(ids, dist, radius):  # noqa: ANN001, ANN201
     kept = dist[keep]
     order = np.argsort(kept, kind="mergesort")
     return ids[keep][order], kept[order]
+
+
+@njit(cache=True, nogil=True)
+def merge_window(ptr, t0, t1, owner, cps, w_t0, w_t1, w_owner):  # noqa: ANN001, ANN201
+    """A CSR over checkpoints (ptr, t0, t1, owner) with one more window added after each of
+    its checkpoints' rows: the window ``(w_t0, w_t1, w_owner)`` near the checkpoints ``cps``.
+
+    What :func:`merge_csr` gives with the window's own CSR (rows stably sorted by
+    checkpoint), without building that CSR first: a case opening costs one pass over the
+    open windows' rows (block copies between the window's checkpoints) instead of a dozen
+    small numpy calls. Checkpoints outside the CSR (none, when the CSR covers every
+    registered checkpoint) are left out. O(rows + n_cp).
+    """
+    n_cp = ptr.shape[0] - 1
+    m = 0
+    for c in cps:
+        if 0 <= c < n_cp:
+            m += 1
+    at = np.empty(m, np.int64)  # the window's checkpoints in the CSR, ascending
+    m = 0
+    for c in cps:
+        if 0 <= c < n_cp:
+            at[m] = c
+            m += 1
+    at.sort()
+    out_ptr = np.empty(n_cp + 1, np.int64)
+    k = 0
+    for c in range(n_cp + 1):
+        while k < m and at[k] < c:
+            k += 1
+        out_ptr[c] = ptr[c] + k
+    total = t0.shape[0] + m
+    o0 = np.empty(total, t0.dtype)
+    o1 = np.empty(total, t1.dtype)
+    ow = np.empty(total, owner.dtype)
+    src = 0
+    dst = 0
+    for k in range(m + 1):
+        end = ptr[at[k] + 1] if k < m else t0.shape[0]  # copy up to the next insertion
+        o0[dst : dst + end - src] = t0[src:end]
+        o1[dst : dst + end - src] = t1[src:end]
+        ow[dst : dst + end - src] = owner[src:end]
+        dst += end - src
+        src = end
+        if k < m:
+            o0[dst] = w_t0
+            o1[dst] = w_t1
+            ow[dst] = w_owner
+            dst += 1
+    return out_ptr, o0, o1, ow
+
+
+@njit(cache=True, nogil=True)
+def extent(ent, cp, t):  # noqa: ANN001, ANN201
+    """(least entity id, least checkpoint id, earliest time, latest time) of a non-empty
+    batch of sightings: what an append checks and needs, in one pass instead of four
+    numpy reductions."""
+    e_min = ent[0]
+    c_min = cp[0]
+    t_min = t[0]
+    t_max = t[0]
+    for i in range(1, ent.shape[0]):
+        e_min = min(e_min, ent[i])
+        c_min = min(c_min, cp[i])
+        t_min = min(t_min, t[i])
+        t_max = max(t_max, t[i])
+    return e_min, c_min, t_min, t_max
+
+
+@njit(cache=True, nogil=True)
+def by_hour(cp, ent, t, h0, h1, hour_s):  # noqa: ANN001, ANN201
+    """Sightings with times in the hours ``h0..h1`` grouped by hour, arrival order kept
+    within an hour (a stable counting sort: the order of ``argsort(t // hour_s,
+    kind="stable")``). Returns (cp, ent, t, bounds int64[h1 - h0 + 2]): hour ``h0 + k``'s
+    rows are ``bounds[k]:bounds[k + 1]``. O(n + h1 - h0)."""
+    n = t.shape[0]
+    bounds = np.zeros(h1 - h0 + 2, np.int64)
+    for i in range(n):
+        bounds[t[i] // hour_s - h0 + 1] += 1
+    for k in range(h1 - h0 + 1):
+        bounds[k + 1] += bounds[k]
+    pos = bounds[:-1].copy()
+    out_cp = np.empty(n, cp.dtype)
+    out_ent = np.empty(n, ent.dtype)
+    out_t = np.empty(n, t.dtype)
+    for i in range(n):
+        k = t[i] // hour_s - h0
+        j = pos[k]
+        out_cp[j] = cp[i]
+        out_ent[j] = ent[i]
+        out_t[j] = t[i]
+        pos[k] = j + 1
+    return out_cp, out_ent, out_t, bounds
+
+
+@njit(cache=True, nogil=True)
+def moved_rows(ids, lon0, lat0, lons, lats, tol):  # noqa: ANN001, ANN201
+    """Rows whose reported position is more than ``tol`` degrees (in lon or in lat) from
+    the registered one of their checkpoint ``ids[i]``: ``np.flatnonzero`` of
+    ``(|lon0[ids] - lons| > tol) | (|lat0[ids] - lats| > tol)`` in one pass. O(n)."""
+    n = ids.shape[0]
+    out = np.empty(n, np.int64)
+    k = 0
+    for i in range(n):
+        c = ids[i]
+        if abs(lon0[c] - lons[i]) > tol or abs(lat0[c] - lats[i]) > tol:
+            out[k] = i
+            k += 1
+    return out[:k]
+
+
+@njit(cache=True, nogil=True)
+def refit_csr(ptr, t0, t1, owner, new_owner, n_cp):  # noqa: ANN001, ANN201
+    """A CSR over checkpoints (ptr, t0, t1, owner) without the rows whose owner is dropped
+    (``new_owner[o] < 0``), the others' owners renumbered to ``new_owner[o]``, over
+    ``n_cp`` checkpoints (at least as many as ``ptr`` covers; the new ones empty).
+
+    Rows keep their order, so each checkpoint still lists its windows in the order their
+    cases were added: the CSR a build from the kept cases alone would give. O(rows + n_cp).
+    """
+    old_n = ptr.shape[0] - 1
+    out_ptr = np.zeros(n_cp + 1, np.int64)
+    for c in range(old_n):
+        for j in range(ptr[c], ptr[c + 1]):
+            if new_owner[owner[j]] >= 0:
+                out_ptr[c + 1] += 1
+    for c in range(n_cp):
+        out_ptr[c + 1] += out_ptr[c]
+    total = out_ptr[n_cp]
+    o0 = np.empty(total, t0.dtype)
+    o1 = np.empty(total, t1.dtype)
+    ow = np.empty(total, owner.dtype)
+    k = 0
+    for j in range(ptr[old_n]):
+        o = new_owner[owner[j]]
+        if o >= 0:
+            o0[k] = t0[j]
+            o1[k] = t1[j]
+            ow[k] = o
+            k += 1
+    return out_ptr, o0, o1, ow

@@ -130,6 +130,9 @@ class CheckpointRegistry:
         # projecting every registered one again and rebuilding the grid
         self._buf = np.empty((4, 0))
         self._filled = 0
+        #: the views :attr:`arrays` last returned, for the first ``_views_n`` ids
+        self._views: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] = (self._buf[0],) * 4
+        self._views_n = -1
         # the 2 km grid as sorted arrays: each gridded checkpoint's cell code (see
         # kern.cell_code) and its id, ascending within a cell (a scene query looks up a
         # block of cells with a few binary searches, not a dictionary lookup a cell)
@@ -179,21 +182,26 @@ class CheckpointRegistry:
         """Ids of many checkpoints (int32), as :meth:`register` gives them one by one.
 
         Known names cost a dictionary lookup each; their reported positions are checked
-        against the registered ones in one vectorised comparison (moved ones are logged
-        as :meth:`register` logs them). O(n).
+        against the registered ones in one kernel pass (:func:`kern.moved_rows`; moved
+        ones are logged as :meth:`register` logs them). ``lons`` and ``lats`` may be
+        float64 arrays (no conversion a call then). O(n).
         """
-        get = self.names.ids.get
-        ids = [get(name) for name in names]
-        fresh = [i for i, ident in enumerate(ids) if ident is None]
+        ids = list(map(self.names.ids.get, names))
+        fresh = [i for i, ident in enumerate(ids) if ident is None] if None in ids else []
         for i in fresh:
             ids[i] = self.register(names[i], lons[i], lats[i])  # in order: repeats reuse it
         out = np.asarray(ids, dtype=np.int32)
         if out.size and len(fresh) < out.size:
             lon0, lat0, _, _ = self.arrays
-            moved = (np.abs(lon0[out] - np.asarray(lons, dtype=np.float64)) > 0.001) | (
-                np.abs(lat0[out] - np.asarray(lats, dtype=np.float64)) > 0.001
+            moved = kern.moved_rows(
+                out,
+                lon0,
+                lat0,
+                np.asarray(lons, dtype=np.float64),
+                np.asarray(lats, dtype=np.float64),
+                0.001,
             )
-            for i in np.flatnonzero(moved).tolist():
+            for i in moved.tolist():
                 self.register(names[i], lons[i], lats[i])  # logs the reported position
         return out
 
@@ -212,6 +220,8 @@ class CheckpointRegistry:
         O(new)); the arrays returned are views, valid for the ids known at the call.
         """
         n = len(self._lon)
+        if self._views_n == n:  # nothing registered since: the same views (a run asks twice)
+            return self._views
         if self._filled < n:
             if n > self._buf.shape[1]:
                 grown = np.empty((4, max(256, 2 * n)))
@@ -223,6 +233,7 @@ class CheckpointRegistry:
             self._buf[:, self._filled : n] = (lon, lat, x, y)
             self._filled = n
         lon, lat, x, y = (row[:n] for row in self._buf)
+        self._views, self._views_n = (lon, lat, x, y), n
         return lon, lat, x, y
 
     def _cells(self) -> tuple[np.ndarray, np.ndarray]:

@@ -358,7 +358,7 @@ class CoPresence:
             if not self._due:
                 yield lo, t.size
                 return
-            hi = int(np.searchsorted(reach, self._due[0][0], side="left")) + 1
+            hi = int(reach.searchsorted(self._due[0][0], side="left")) + 1  # no np. wrapper
             hi = max(lo + 1, min(hi, t.size))
             yield lo, hi
             lo = hi
@@ -370,7 +370,7 @@ class CoPresence:
             fresh = t >= self.index.oldest_time
             ent, cp, t = ent[fresh], cp[fresh], t[fresh]
         _, _, xs, ys = self.checkpoints.arrays
-        self.stats.update(ent, t, xs[cp], ys[cp])
+        self.stats.update_at(ent, t, cp, xs, ys)
         self._standing(ent, cp, t)
 
     def _standing_windows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -378,28 +378,49 @@ class CoPresence:
 
         Returns (ptr int64[n_cp + 1], t0, t1, owner) with rows stably sorted by
         checkpoint: each checkpoint lists its windows in the order the cases were
-        added. ``owner`` indexes :attr:`_open` as it was at the build. Cases added
-        since the last build are merged in without a rebuild while no checkpoint was
-        added (the result is the same). Closed windows stay until the earliest of them
-        closed ``STANDING_REBUILD_S`` ago (a rebuild per closing window cost ~1 ms a
-        batch); :meth:`_standing` ignores their matches.
+        added. ``owner`` indexes :attr:`_open`. Cases added since the last call are
+        merged in (:meth:`_merge_new`); new checkpoints, or the earliest closed window
+        closed ``STANDING_REBUILD_S`` ago, refit it (:meth:`_refit`: closed cases
+        dropped, the same arrays a rebuild from the open cases gives). Closed windows
+        stay until then (a rebuild per closing window cost ~1 ms a batch);
+        :meth:`_standing` ignores their matches.
         Complexity: O(open windows' checkpoints).
         """
         now = self.index.watermark
-        stale = self._min_close < now - STANDING_REBUILD_S
-        if self._windows is not None and (self._unbuilt or stale):
-            ptr = self._windows[0]
-            if stale or ptr.shape[0] - 1 != len(self.checkpoints):
-                self._windows = None
-            else:
-                self._windows = self._merge_new(self._windows)
+        n_cp = len(self.checkpoints)
         if self._windows is None:
             self._open = [case for case in self._open if case.close_at >= now]
             self._min_close = min((c.close_at for c in self._open), default=2**62)
-            ptr, t0, t1, owner = self._window_rows(self._open, 0, len(self.checkpoints))
-            self._windows = (ptr, t0, t1, owner)
+            self._windows = self._window_rows(self._open, 0, n_cp)
+        else:
+            stale = self._min_close < now - STANDING_REBUILD_S
+            if stale or self._windows[0].shape[0] - 1 != n_cp:
+                self._windows = self._refit(self._windows, now, n_cp)
+            if self._unbuilt:
+                self._windows = self._merge_new(self._windows)
         self._unbuilt = 0
         return self._windows
+
+    def _refit(
+        self,
+        built: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+        now: int,
+        n_cp: int,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``built`` as a rebuild from the cases of :attr:`_open` still open at ``now``
+        would make it over ``n_cp`` checkpoints, but for the last ``_unbuilt`` cases (left
+        for :meth:`_merge_new`): closed cases are dropped from :attr:`_open` and their rows
+        from the CSR by one kernel pass (:func:`kern.refit_csr`), not by concatenating and
+        sorting every open window again (new checkpoints or a window closing an hour ago
+        asked for that a few hundred times a stream)."""
+        n_built = len(self._open) - self._unbuilt
+        kept = [case.close_at >= now for case in self._open]
+        new_owner = np.cumsum(kept, dtype=np.int64) - 1
+        new_owner[~np.asarray(kept, dtype=bool)] = -1
+        self._unbuilt = sum(kept[n_built:])
+        self._open = [case for case, keep in zip(self._open, kept, strict=True) if keep]
+        self._min_close = min((c.close_at for c in self._open), default=2**62)
+        return kern.refit_csr(*built, new_owner[:n_built], n_cp)
 
     @staticmethod
     def _window_rows(
@@ -421,24 +442,30 @@ class CoPresence:
         self, built: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``built`` with the windows of the last ``_unbuilt`` cases of ``_open`` added
-        after each checkpoint's rows (they come after every built case)."""
-        ptr, t0, t1, owner = built
-        n_cp = ptr.shape[0] - 1
+        after each checkpoint's rows (they come after every built case).
+
+        Usually one case was added since the last call: its window is merged in by one
+        kernel call (:func:`kern.merge_window`, case by case: each checkpoint's rows stay
+        in the order the cases were added, as one merge of all of them would give)."""
         first = len(self._open) - self._unbuilt
-        added = self._window_rows(self._open[first:], first, n_cp)
-        return kern.merge_csr(ptr, t0, t1, owner, *added)
+        ptr, t0, t1, owner = built
+        for own in range(first, len(self._open)):
+            window = self._open[own].window
+            ptr, t0, t1, owner = kern.merge_window(
+                ptr, t0, t1, owner, window.cps, window.t0, window.t1, own
+            )
+        return ptr, t0, t1, owner
 
     def _standing(self, ent: np.ndarray, cp: np.ndarray, t: np.ndarray) -> None:
         """Note the sightings that fall in open scene windows (judged by
         :meth:`flush_standing`)."""
         if not self.cases or ent.size == 0:
             return
-        ptr, w0, w1, owners = self._standing_windows()
-        if ptr.shape[0] - 1 < len(self.checkpoints):  # new checkpoints since the build
-            self._windows = None
-            ptr, w0, w1, owners = self._standing_windows()
+        ptr, w0, w1, owners = self._standing_windows()  # over every checkpoint registered
         open_cases = self._open
-        s_idx, w_idx = kern.standing_matches(cp, t.astype(np.int64), ptr, w0, w1)
+        if w0.shape[0] == 0:  # no window near any checkpoint
+            return
+        s_idx, w_idx = kern.standing_matches(cp, t, ptr, w0, w1)  # int32 t: exact compares
         if s_idx.size == 0:
             return
         now = self.index.watermark

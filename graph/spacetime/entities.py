@@ -59,6 +59,39 @@ def _update(ent, t, x, y, count, first, last, blocks, moments):  # noqa: ANN001,
         blocks[e, ((ti + 8 * 3600) % 86400) // 21600] += 1  # local (+08:00) six-hour block
 
 
+@njit(cache=True, nogil=True)
+def _update_at(ent, t, cp, xs, ys, count, first, last, blocks, moments):  # noqa: ANN001, ANN202
+    """:func:`_update` with the positions read from the checkpoints' coordinates
+    (``x[i] = xs[cp[i]]``) in the loop, not gathered by numpy first."""
+    for i in range(ent.shape[0]):
+        e = ent[i]
+        ti = t[i]
+        x = xs[cp[i]]
+        y = ys[cp[i]]
+        moments[e, 0] += x
+        moments[e, 1] += y
+        moments[e, 2] += x * x + y * y
+        if count[e] == 0 or ti < first[e]:
+            first[e] = ti
+        if count[e] == 0 or ti > last[e]:
+            last[e] = ti
+        count[e] += 1
+        blocks[e, ((ti + 8 * 3600) % 86400) // 21600] += 1  # local (+08:00) six-hour block
+
+
+@njit(cache=True, nogil=True)
+def _extent(ent, t):  # noqa: ANN001, ANN202
+    """(largest entity id, earliest time, latest time) of a non-empty batch, in one pass."""
+    e_max = ent[0]
+    t_min = t[0]
+    t_max = t[0]
+    for i in range(1, ent.shape[0]):
+        e_max = max(e_max, ent[i])
+        t_min = min(t_min, t[i])
+        t_max = max(t_max, t[i])
+    return e_max, t_min, t_max
+
+
 @njit(cache=True)
 def _raster_at(grids, x0, y0, cell, level, x, y):  # noqa: ANN001, ANN202
     """Bilinear value of one density raster at (x, y), clamped to the raster."""
@@ -246,6 +279,22 @@ class EntityStats:
             self.blocks,
             self.moments,
         )
+
+    def update_at(
+        self, ent: np.ndarray, t: np.ndarray, cp: np.ndarray, xs: np.ndarray, ys: np.ndarray
+    ) -> None:
+        """:meth:`update` of sightings at checkpoints ``cp`` whose positions are ``xs[cp]``,
+        ``ys[cp]`` (int32 ``ent``, ``t`` and ``cp``; float64 ``xs``, ``ys``): the same
+        counts, with the positions read in the kernel (a run of a hundred sightings paid
+        more for the gathers and conversions than for the counting)."""
+        if ent.size == 0:
+            return
+        e_max, lo, hi = _extent(ent, t)
+        lo, hi = int(lo), int(hi)
+        self.earliest = lo if self.earliest < 0 else min(self.earliest, lo)
+        self.latest = max(self.latest, hi)
+        self._grow(int(e_max) + 1)
+        _update_at(ent, t, cp, xs, ys, self.count, self.first, self.last, self.blocks, self.moments)
 
     def share_near(
         self,

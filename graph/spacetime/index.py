@@ -183,33 +183,42 @@ class SightingIndex:
             )
         if ent.size == 0:
             return AppendStats(0, 0)
-        if ent.min() < 0 or cp.min() < 0:
+        e_min, c_min, t_min, t_max = kern.extent(ent, cp, t)
+        if e_min < 0 or c_min < 0:
             raise ValueError("entity and checkpoint ids must be >= 0 (interned ids)")
-        self.watermark = max(self.watermark, int(t.max()))
+        self.watermark = max(self.watermark, int(t_max))
         floor = self.oldest_time
-        keep = t >= floor
-        too_old = int(ent.size - np.count_nonzero(keep))
-        if too_old:
+        too_old = 0
+        if t_min < floor:
+            keep = t >= floor
+            too_old = int(ent.size - np.count_nonzero(keep))
             log.info(
                 "%d sightings older than the %d h retention left out", too_old, self.retention_hours
             )
             ent, cp, t = ent[keep], cp[keep], t[keep]
             if ent.size == 0:
                 return AppendStats(0, too_old)
-        hours = t // PARTITION_S
-        h0, h1 = int(hours.min()), int(hours.max())
-        if h0 == h1:
-            self._push(h0, cp, ent, t)
-        else:
-            order = np.argsort(hours, kind="stable")
-            hs = hours[order]
-            cuts = (np.flatnonzero(np.diff(hs)) + 1).tolist()
-            for s, e in zip([0, *cuts], [*cuts, hs.size], strict=True):
-                sel = order[s:e]
-                self._push(int(hs[s]), cp[sel], ent[sel], t[sel])
+            t_min = t.min()
+        self._push_by_hour(cp, ent, t, int(t_min) // PARTITION_S, int(t_max) // PARTITION_S)
         self._drop_expired()
         self._compact_settled()
         return AppendStats(int(ent.size), too_old)
+
+    def _push_by_hour(
+        self, cp: np.ndarray, ent: np.ndarray, t: np.ndarray, h0: int, h1: int
+    ) -> None:
+        """Push sightings of the hours ``h0..h1`` to their partitions, hour by hour, in
+        arrival order within an hour. A run of sightings usually spans one or two hours:
+        one kernel groups them (:func:`kern.by_hour`), not an argsort and its cuts."""
+        if h0 == h1:
+            self._push(h0, cp, ent, t)
+            return
+        cp, ent, t, bounds = kern.by_hour(cp, ent, t, h0, h1, PARTITION_S)
+        starts = bounds.tolist()
+        for k in range(h1 - h0 + 1):
+            a, b = starts[k], starts[k + 1]
+            if a < b:
+                self._push(h0 + k, cp[a:b], ent[a:b], t[a:b])
 
     def _push(self, hour: int, cp: np.ndarray, ent: np.ndarray, t: np.ndarray) -> None:
         part = self.partitions.get(hour)
