@@ -157,6 +157,12 @@ class Linker:
         #: graph store sink writes its evidence without summarising the pair again)
         self.last_summaries: dict[tuple[str, str], Summary] = {}
         self._summaries: dict[tuple[str, str], Summary] | None = None
+        #: pairs of :attr:`last_rescored` (each as ``(case_a, case_b)`` with ``case_a <
+        #: case_b``) scored without identity evidence (their summary the empty one) and
+        #: below the threshold: most of them, and nothing of theirs for the graph store to
+        #: write unless it wrote their link before
+        self.last_quiet: frozenset[tuple[str, str]] = frozenset()
+        self._quiet: list[tuple[str, str]] | None = None
         #: (entity, category) -> scenes, while a batch's pairs are scored (state is still)
         self._scenes: dict[tuple[str, str | None], int] | None = None
 
@@ -164,6 +170,7 @@ class Linker:
     def apply(self, messages: Sequence[Message]) -> None:
         self.last_rescored = frozenset()
         self.last_summaries = {}
+        self.last_quiet = frozenset()
         changed = self.spacetime.drain_changed()
         new_cases = False
         for msg in batch_incidents(messages):
@@ -181,6 +188,7 @@ class Linker:
             touched = False
             threshold = self.model.threshold
             summaries = self._summaries = {}
+            quiet = self._quiet = []
             self._scenes = {}
             try:
                 pairs = sorted(changed)  # sorted: evidence order must not depend on hashing
@@ -200,8 +208,9 @@ class Linker:
                         accepted.pop(pair, None)
                     touched = True
             finally:
-                self._summaries = self._scenes = None
+                self._summaries = self._scenes = self._quiet = None
             self.last_summaries = summaries
+            self.last_quiet = frozenset(quiet)
             self.last_rescored = frozenset(p for p in changed if p in self.links)
             if touched:
                 # work per batch is proportional to the accepted links, not to every pair
@@ -361,10 +370,13 @@ class Linker:
         out: list[Link | None] = [None] * len(pairs)
         probabilities = self.model.probabilities_of(vectors)
         threshold = self.model.threshold
+        quiet = self._quiet  # scoring a batch's pairs: the quiet ones noted for the store
         for (k, ev), x, p in zip(scored, vectors, probabilities, strict=True):
             case_a, case_b = pairs[k]
             lo, hi = (case_a, case_b) if case_a <= case_b else (case_b, case_a)
             kept = ev is not None and (explain or p >= threshold)
+            if quiet is not None and ev is None and p < threshold and case_a < case_b:
+                quiet.append(pairs[k])
             out[k] = Link.scored(lo, hi, p, array("d", x), sentences(ev) if kept else ())
         return out
 

@@ -317,7 +317,14 @@ class GraphSink:
         # each pair's space-time summary as the linker scored it in this batch (when it
         # reads the same core), else summarised again
         summaries = linker.last_summaries if spacetime is linker.spacetime else {}
+        # a quiet pair (no identity evidence, below the threshold, its summary the empty
+        # one: see Linker.last_quiet) whose link was never written has nothing to write:
+        # passed over without reading its link or summary
+        quiet = linker.last_quiet if summaries else frozenset()
+        linked = self._linked
         for pair in sorted(pairs):
+            if pair in quiet and pair not in linked:
+                continue
             link = links.get(pair)
             if link is None:
                 continue
