@@ -319,12 +319,11 @@ class GraphSink:
         summaries = linker.last_summaries if spacetime is linker.spacetime else {}
         # a quiet pair (no identity evidence, below the threshold, its summary the empty
         # one: see Linker.last_quiet) whose link was never written has nothing to write:
-        # passed over without reading its link or summary
+        # passed over without sorting it or reading its link or summary
         quiet = linker.last_quiet if summaries else frozenset()
-        linked = self._linked
+        if quiet:  # the quiet pairs whose link was written are visited (a delete may be due)
+            pairs = (pairs - quiet) | (pairs & quiet & self._linked)
         for pair in sorted(pairs):
-            if pair in quiet and pair not in linked:
-                continue
             link = links.get(pair)
             if link is None:
                 continue
