@@ -197,6 +197,13 @@ class CaseBook:
         with self._lock:
             return self._cases.get(case_id)
 
+    def get_many(self, case_ids: Sequence[str]) -> list[Case | None]:
+        """:meth:`get` of each id, in order, under one hold of the lock (the linker reads
+        the cases of a batch's pairs: one a pair, most of them not new)."""
+        with self._lock:
+            get = self._cases.get
+            return [get(case_id) for case_id in case_ids]
+
     def cases(self) -> list[Case]:
         with self._lock:
             return list(self._cases.values())

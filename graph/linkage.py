@@ -157,6 +157,12 @@ class Linker:
         #: graph store sink writes its evidence without summarising the pair again)
         self.last_summaries: dict[tuple[str, str], Summary] = {}
         self._summaries: dict[tuple[str, str], Summary] | None = None
+        #: pairs of :attr:`last_rescored` (each as ``(case_a, case_b)`` with ``case_a <
+        #: case_b``) scored without identity evidence (their summary the empty one) and
+        #: below the threshold: most of them, and nothing of theirs for the graph store to
+        #: write unless it wrote their link before
+        self.last_quiet: frozenset[tuple[str, str]] = frozenset()
+        self._quiet: list[tuple[str, str]] | None = None
         #: (entity, category) -> scenes, while a batch's pairs are scored (state is still)
         self._scenes: dict[tuple[str, str | None], int] | None = None
 
@@ -164,6 +170,7 @@ class Linker:
     def apply(self, messages: Sequence[Message]) -> None:
         self.last_rescored = frozenset()
         self.last_summaries = {}
+        self.last_quiet = frozenset()
         changed = self.spacetime.drain_changed()
         new_cases = False
         for msg in batch_incidents(messages):
@@ -181,24 +188,29 @@ class Linker:
             touched = False
             threshold = self.model.threshold
             summaries = self._summaries = {}
+            quiet = self._quiet = []
             self._scenes = {}
             try:
                 pairs = sorted(changed)  # sorted: evidence order must not depend on hashing
+                links, live, accepted = self.links, self._live, self._accepted
+                registered = len(self.pattern)  # the pattern index does not grow meanwhile
                 for pair, link in zip(pairs, self._score_pairs(pairs), strict=True):
                     if link is None:
                         continue
-                    self.links[pair] = link
-                    self._live.pop(pair, None)
-                    if link.probability >= REFRESH_MIN_P:
-                        self._live[pair] = len(self.pattern)  # now the most recently scored
-                    if link.probability >= threshold:
-                        self._accepted[pair] = link.probability
+                    links[pair] = link
+                    live.pop(pair, None)
+                    p = link.probability
+                    if p >= REFRESH_MIN_P:
+                        live[pair] = registered  # now the most recently scored
+                    if p >= threshold:
+                        accepted[pair] = p
                     else:
-                        self._accepted.pop(pair, None)
+                        accepted.pop(pair, None)
                     touched = True
             finally:
-                self._summaries = self._scenes = None
+                self._summaries = self._scenes = self._quiet = None
             self.last_summaries = summaries
+            self.last_quiet = frozenset(quiet)
             self.last_rescored = frozenset(p for p in changed if p in self.links)
             if touched:
                 # work per batch is proportional to the accepted links, not to every pair
@@ -324,55 +336,65 @@ class Linker:
         """
         terms = self._terms_of(pairs)
         closer = self.pattern.closer_many(pairs)
+        persons = self._persons_of(pairs)
         scored: list[tuple[int, PairEvidence | None]] = []  # (pair's place, its evidence)
         vectors: list[list[float]] = []
-        for k, ((case_a, case_b), near) in enumerate(zip(pairs, closer, strict=True)):
+        stored = self.spacetime.evidence
+        summaries = self._summaries
+        share = self.pattern.share
+        for k, ((case_a, case_b), near, person) in enumerate(
+            zip(pairs, closer, persons, strict=True)
+        ):
             a, b = terms[case_a], terms[case_b]
             if a is None or b is None:
                 continue
-            ev = self._identity(case_a, case_b, near, a, b)
-            if ev is None:
-                share = self.pattern.share(a.category) if a.category == b.category else 1.0
-                vectors.append(pattern_only_vector(a, b, near, share))
-            else:
-                vectors.append(terms_vector(a, b, ev))
+            # no identity evidence (no person evidence, no space-time evidence stored for
+            # the pair): its summary is the empty one (kept for the graph store as
+            # evidence() would keep it) and its features its pattern features. The
+            # membership test is atomic: evidence the companion worker adds meanwhile is
+            # read as if it came just after (the pair is in the next batch's changes)
+            if (
+                person is None
+                and ((case_a, case_b) if case_a < case_b else (case_b, case_a)) not in stored
+            ):
+                if summaries is not None:
+                    summaries[(case_a, case_b)] = ([], 0, None)
+                cat_share = share(a.category) if a.category == b.category else 1.0
+                vectors.append(pattern_only_vector(a, b, near, cat_share))
+                scored.append((k, None))
+                continue
+            category = a.category if a.category == b.category else None
+            ev = self._evidence(case_a, case_b, near, category, person)
+            vectors.append(terms_vector(a, b, ev))
             scored.append((k, ev))
         out: list[Link | None] = [None] * len(pairs)
         probabilities = self.model.probabilities_of(vectors)
         threshold = self.model.threshold
+        quiet = self._quiet  # scoring a batch's pairs: the quiet ones noted for the store
         for (k, ev), x, p in zip(scored, vectors, probabilities, strict=True):
             case_a, case_b = pairs[k]
             lo, hi = (case_a, case_b) if case_a <= case_b else (case_b, case_a)
             kept = ev is not None and (explain or p >= threshold)
+            if quiet is not None and ev is None and p < threshold and case_a < case_b:
+                quiet.append(pairs[k])
             out[k] = Link.scored(lo, hi, p, array("d", x), sentences(ev) if kept else ())
         return out
 
     def _terms_of(self, pairs: Sequence[tuple[str, str]]) -> dict[str, CaseTerms | None]:
         """Case id -> its :class:`CaseTerms` (``None``: not a known case), for every case of
         ``pairs``, each worked out once."""
-        out: dict[str, CaseTerms | None] = {}
-        for case_id in dict.fromkeys(itertools.chain.from_iterable(pairs)):  # each case once
-            case = self.cases.get(case_id)
-            out[case_id] = case_terms(case) if case is not None else None
-        return out
+        ids = list(dict.fromkeys(itertools.chain.from_iterable(pairs)))  # each case once
+        return {
+            case_id: case_terms(case) if case is not None else None
+            for case_id, case in zip(ids, self.cases.get_many(ids), strict=True)
+        }
 
-    def _identity(
-        self, case_a: str, case_b: str, closer: int, a: CaseTerms, b: CaseTerms
-    ) -> PairEvidence | None:
-        """A pair's evidence (:meth:`evidence`), or ``None`` if it has no identity
-        evidence: no space-time evidence stored for the pair and no person evidence. Such a
-        pair's space-time summary is the empty one (kept for the graph store as
-        :meth:`evidence` would keep it), and its features are its pattern features."""
-        person = self._person(case_a, case_b)
-        category = a.category if a.category == b.category else None
-        pair = (case_a, case_b) if case_a < case_b else (case_b, case_a)
-        # a membership test is atomic: evidence the companion worker adds meanwhile is read
-        # as if it came just after the summary (the pair is in the next batch's changes)
-        if person is not None or pair in self.spacetime.evidence:
-            return self._evidence(case_a, case_b, closer, category, person)
-        if self._summaries is not None:
-            self._summaries[(case_a, case_b)] = ([], 0, None)
-        return None
+    def _persons_of(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[float, str] | None]:
+        """:meth:`_person` of each pair (all ``None`` without a person sink), looked up
+        under one hold of the person sink's lock rather than one a pair."""
+        if self.persons is None:
+            return [None] * len(pairs)
+        return self.persons.between_many(pairs)
 
     def explain(self, case_a: str, case_b: str) -> tuple[Link | None, list[Contribution]]:
         """The link between two cases (scored now, even if never a candidate) and each

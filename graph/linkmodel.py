@@ -28,6 +28,7 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
 from graph.features import FEATURES
 
@@ -43,6 +44,24 @@ __all__ = [
 MODEL_PATH = Path(__file__).with_name("link_model.json")
 COPRESENCE = "copresence"  # pseudo-feature: 1 for a pair with co-presence or companion evidence
 _ST, _COMP = FEATURES.index("st_entities"), FEATURES.index("companion")
+
+
+@njit(cache=True, nogil=True)
+def _logits_of(x, z_base, w_base, z_co, w_co, st, comp):  # noqa: ANN001, ANN201
+    """The logit of each row of ``x``: its intercept plus each weight times its value, added
+    one feature at a time in column order (each product and sum rounded once, as
+    :meth:`LinkModel.probability_of` adds them: no reordering, no fused multiply-add),
+    with the co-presence terms for a row whose ``st`` or ``comp`` value is above 0."""
+    n, m = x.shape
+    z = np.empty(n)
+    for i in range(n):
+        co = x[i, st] > 0.0 or x[i, comp] > 0.0
+        acc = z_co if co else z_base
+        w = w_co if co else w_base
+        for k in range(m):
+            acc += w[k] * x[i, k]
+        z[i] = acc
+    return z
 
 
 def has_copresence(x: Mapping[str, float]) -> bool:
@@ -177,24 +196,27 @@ class LinkModel:
     def probabilities_of(self, vectors: Sequence[Sequence[float]]) -> list[float]:
         """:meth:`probability_of` of each vector, to the last bit, in one pass over a batch.
 
-        The logits are summed one feature at a time over all the vectors: the same
-        products added in the same order as one vector's loop (numpy multiplies and adds
-        elementwise, each rounded once: no reordered sum, no fused multiply-add, as a
-        matrix product could have). The exponential is ``math.exp``'s, not numpy's (whose
-        last bit need not be the same).
+        The logits are summed by a compiled loop (:func:`_logits_of`): the same products
+        added in the same order as one vector's loop, each rounded once (no reordered sum,
+        no fused multiply-add, as a matrix product could have). It replaced a numpy pass
+        a feature over all the vectors (the same numbers): a batch's hundred vectors made
+        that seventy small array operations. The exponential is ``math.exp``'s, not
+        numpy's (whose last bit need not be the same).
         """
         if not vectors:
             return []
         x = np.array(vectors, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != len(FEATURES):
             raise ValueError(f"expected vectors of {len(FEATURES)} features, got {x.shape}")
-        (z_base, w_base), (z_co, w_co) = self._vector_terms
-        co = (x[:, _ST] > 0.0) | (x[:, _COMP] > 0.0)
-        z = np.where(co, z_co, z_base)
-        weights = np.where(co[:, None], np.array([w_co]), np.array([w_base]))
-        for k in range(len(FEATURES)):
-            z += weights[:, k] * x[:, k]
+        z = _logits_of(x, *self._vector_arrays, _ST, _COMP)
         return [1.0 / (1.0 + math.exp(-v)) if v > -700 else 0.0 for v in z.tolist()]
+
+    @cached_property
+    def _vector_arrays(self) -> tuple[float, np.ndarray, float, np.ndarray]:
+        """:attr:`_vector_terms` as the compiled sum takes them: the base intercept and
+        weights, then the co-presence ones."""
+        (z_base, w_base), (z_co, w_co) = self._vector_terms
+        return float(z_base), np.array(w_base), float(z_co), np.array(w_co)
 
     @cached_property
     def _vector_terms(self) -> tuple[tuple[float, tuple[float, ...]], ...]:

@@ -66,3 +66,10 @@ class PersonSink:
         pair = (case_a, case_b) if case_a < case_b else (case_b, case_a)
         with self._lock:
             return self.evidence.get(pair)
+
+    def between_many(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[float, str] | None]:
+        """:meth:`between` of each pair, in order, under one hold of the lock (the linker
+        asks about every pair of a batch: thousands, most without person evidence)."""
+        with self._lock:
+            get = self.evidence.get
+            return [get((a, b) if a < b else (b, a)) for a, b in pairs]

@@ -317,6 +317,12 @@ class GraphSink:
         # each pair's space-time summary as the linker scored it in this batch (when it
         # reads the same core), else summarised again
         summaries = linker.last_summaries if spacetime is linker.spacetime else {}
+        # a quiet pair (no identity evidence, below the threshold, its summary the empty
+        # one: see Linker.last_quiet) whose link was never written has nothing to write:
+        # passed over without sorting it or reading its link or summary
+        quiet = linker.last_quiet if summaries else frozenset()
+        if quiet:  # the quiet pairs whose link was written are visited (a delete may be due)
+            pairs = (pairs - quiet) | (pairs & quiet & self._linked)
         for pair in sorted(pairs):
             link = links.get(pair)
             if link is None:

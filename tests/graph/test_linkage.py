@@ -312,3 +312,25 @@ def test_a_scored_link_is_the_dataclass_one() -> None:
     assert quick.pair == ("C1", "C2") and quick.features == full.features
     with pytest.raises(dataclasses.FrozenInstanceError):
         quick.probability = 0.0  # type: ignore[misc]
+
+
+def test_batch_lookups_equal_one_at_a_time(replayed_scenario: tuple[Path, dict, dict]) -> None:
+    """The linker reads a batch's cases and person evidence under one hold of each lock
+    (``CaseBook.get_many``, ``PersonSink.between_many``): the same answers as ``get`` and
+    ``between`` one at a time, for pairs in either order and ids unknown."""
+    base, _, _ = replayed_scenario
+    runtime = Runtime.open(Settings(data_dir=base / "state"))
+    try:
+        linker = runtime.linker
+        persons = linker.persons
+        assert persons is not None and persons.evidence, "person evidence is exercised"
+        pairs = sorted(persons.evidence) + sorted(linker.links)[:200]
+        pairs += [(b, a) for a, b in pairs] + [("no-such-case", pairs[0][0])]
+        assert persons.between_many(pairs) == [persons.between(*p) for p in pairs]
+        assert persons.between_many([]) == []
+        ids = [c for pair in pairs for c in pair]
+        got = linker.cases.get_many(ids)
+        assert all(x is y for x, y in zip(got, [linker.cases.get(c) for c in ids], strict=True))
+        assert got[-2] is None and any(x is not None for x in got)
+    finally:
+        runtime.close()

@@ -160,3 +160,40 @@ def test_a_batch_of_vectors_gets_each_vectors_probability_to_the_last_bit() -> N
         assert [p.hex() for p in batch] == [model.probability_of(v).hex() for v in vectors]
         assert {0.0, 1.0} <= set(batch)
         assert model.probabilities_of([]) == []
+
+
+def _numpy_probabilities(model: LinkModel, vectors: list[list[float]]) -> list[float]:
+    """What ``probabilities_of`` computed before its compiled sum: a numpy pass a feature."""
+    from graph.linkmodel import _COMP, _ST
+
+    x = np.array(vectors, dtype=np.float64)
+    (z_base, w_base), (z_co, w_co) = model._vector_terms
+    co = (x[:, _ST] > 0.0) | (x[:, _COMP] > 0.0)
+    z = np.where(co, z_co, z_base)
+    weights = np.where(co[:, None], np.array([w_co]), np.array([w_base]))
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN, as the compiled sum gives
+        for k in range(len(FEATURES)):
+            z += weights[:, k] * x[:, k]
+    return [1.0 / (1.0 + math.exp(-v)) if v > -700 else 0.0 for v in z.tolist()]
+
+
+def test_the_compiled_sum_equals_the_numpy_pass_it_replaced() -> None:
+    """The compiled logits give the numbers the numpy pass a feature gave, bit for bit, on
+    random vectors (also NaN and infinite values, a NaN in the co-presence columns) and a
+    batch of one."""
+    rng = np.random.default_rng(8)
+    x = rng.normal(0.0, 4.0, (5000, len(FEATURES)))
+    x[rng.random(x.shape) < 0.3] = 0.0
+    x[rng.random(x.shape) < 0.01] = np.nan
+    x[rng.random(x.shape) < 0.01] = np.inf
+    vectors = x.tolist()
+    plain = LinkModel(
+        -2.5,
+        {f: float(w) for f, w in zip(FEATURES, rng.uniform(-3, 3, len(FEATURES)), strict=True)},
+        0.5,
+    )
+    for model in (LinkModel.load(), plain):
+        for batch in (vectors, vectors[:1]):
+            got = model.probabilities_of(batch)
+            want = _numpy_probabilities(model, batch)
+            assert [p.hex() for p in got] == [p.hex() for p in want]
