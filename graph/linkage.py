@@ -26,7 +26,8 @@ from graph.features import (
     sentences,
     terms_vector,
 )
-from graph.linkmodel import Contribution, LinkModel
+from graph.linkmodel import Contribution, LinkModel, load_link_model
+from graph.linktrees import TreeLinkModel
 from graph.pattern import PatternIndex
 from graph.persons.sink import PersonSink
 from graph.series import Evidence, Series
@@ -132,7 +133,7 @@ class Linker:
         self,
         cases: CaseBook,
         spacetime: SpaceTimeSink,
-        model: LinkModel | None = None,
+        model: LinkModel | TreeLinkModel | None = None,
         persons: PersonSink | None = None,
         pattern: PatternIndex | None = None,
     ) -> None:
@@ -140,7 +141,7 @@ class Linker:
         self.spacetime = spacetime
         self.persons = persons
         self.pattern = pattern if pattern is not None else PatternIndex()
-        self.model = model or LinkModel.load()
+        self.model = model or load_link_model()
         self.links: dict[tuple[str, str], Link] = {}
         #: pairs at or above REFRESH_MIN_P -> cases registered when scored, oldest first
         self._live: dict[tuple[str, str], int] = {}

@@ -26,11 +26,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
 
 from graph.features import FEATURES
+
+if TYPE_CHECKING:
+    from graph.linktrees import TreeLinkModel
 
 __all__ = [
     "COPRESENCE",
@@ -39,6 +43,7 @@ __all__ = [
     "LinkModel",
     "has_copresence",
     "copresence_mask",
+    "load_link_model",
 ]
 
 MODEL_PATH = Path(__file__).with_name("link_model.json")
@@ -76,13 +81,34 @@ def copresence_mask(x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, slots=True)
 class Contribution:
+    """One feature's part in a pair's log-odds: its value, its weight (the logistic
+    model's; None for the boosted trees, where a feature has no single weight) and the
+    log-odds it adds."""
+
     feature: str
     value: float
-    weight: float
+    weight: float | None
+    logit: float
 
-    @property
-    def logit(self) -> float:
-        return self.value * self.weight
+
+def load_link_model(path: Path = MODEL_PATH) -> LinkModel | TreeLinkModel:
+    """The link model saved at ``path``: boosted trees (``"kind": "boosted_trees"``) or the
+    logistic regression (no ``kind``, or ``"logistic"``); ``ValueError`` naming the file if
+    it cannot be read as either."""
+    from graph.linktrees import KIND, TreeLinkModel
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the link model: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    kind = data.get("kind", "logistic")
+    if kind == KIND:
+        return TreeLinkModel.from_json(data, path)
+    if kind != "logistic":
+        raise ValueError(f"{path}: link model kind {kind!r}, expected {KIND!r} or 'logistic'")
+    return LinkModel.load(path)
 
 
 @dataclass(frozen=True)
@@ -104,6 +130,11 @@ class LinkModel:
     def load(cls, path: Path = MODEL_PATH) -> LinkModel:
         """Read coefficients; ``ValueError`` naming the file if they do not fit the features."""
         data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if data.get("kind", "logistic") != "logistic" or "weights" not in data:
+            raise ValueError(
+                f"{path}: not a logistic link model (kind {data.get('kind')!r}); "
+                "read it with load_link_model()"
+            )
         weights = {k: float(v) for k, v in data["weights"].items()}
         extra = {k: float(v) for k, v in data.get("copresence", {}).items()}
         missing = set(FEATURES) - set(weights)
@@ -123,6 +154,7 @@ class LinkModel:
 
     def save(self, path: Path = MODEL_PATH) -> None:
         data = {
+            "kind": "logistic",
             "intercept": self.intercept,
             "weights": self.weights,
             "threshold": self.threshold,
@@ -142,9 +174,13 @@ class LinkModel:
         co-presence evidence also gets the ``copresence`` shift (value 1). The logit is the
         intercept plus the contributions."""
         extra = self._extra(x)
-        out = [Contribution(f, float(x[f]), self.weights[f] + extra.get(f, 0.0)) for f in FEATURES]
+        out = []
+        for f in FEATURES:
+            w = self.weights[f] + extra.get(f, 0.0)
+            out.append(Contribution(f, float(x[f]), w, float(x[f]) * w))
         if extra:
-            out.append(Contribution(COPRESENCE, 1.0, extra.get(COPRESENCE, 0.0)))
+            shift = extra.get(COPRESENCE, 0.0)
+            out.append(Contribution(COPRESENCE, 1.0, shift, shift))
         return sorted(out, key=lambda c: -abs(c.logit))
 
     @cached_property

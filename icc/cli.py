@@ -290,7 +290,9 @@ def _cmd_explain(args: argparse.Namespace, settings: Settings, out: Console) -> 
             )
         table = Table("feature", "value", "weight", "contribution to the log-odds")
         for c in contributions:
-            table.add_row(c.feature, f"{c.value:.3f}", f"{c.weight:+.3f}", f"{c.logit:+.3f}")
+            weight = "" if c.weight is None else f"{c.weight:+.3f}"
+            table.add_row(c.feature, f"{c.value:.3f}", weight, f"{c.logit:+.3f}")
+        # the trees' starting point is the expected log-odds, the logistic model's its intercept
         table.add_row("(intercept)", "", "", f"{model.intercept:+.3f}")
         out.print(table)
         if link.evidence:

@@ -9,7 +9,7 @@ from pathlib import Path
 from graph.cases import CaseBook
 from graph.features import FEATURES, pair_vector, sentences
 from graph.linkage import JOINED_SHOWN, Link, Linker, _linked_parts
-from graph.linkmodel import LinkModel
+from graph.linkmodel import load_link_model
 from graph.spacetime.sink import SpaceTimeSink
 from icc.config import Settings
 from icc.runtime import Runtime
@@ -217,12 +217,14 @@ def _incident(case: str, category: str, lon: float, lat: float, day: int, mo: li
 
 def test_a_pair_is_rescored_as_the_stream_moves_on_without_evidence_of_its_own() -> None:
     """Two diesel thefts 500 m apart are scored when the second arrives, while fuel thefts
-    are every case seen so far (no rarity). Frauds elsewhere then make fuel thefts rare,
-    which the model weighs: the pair's stored score follows, with no new evidence of its own."""
+    are one case in six seen so far. Frauds elsewhere then make fuel thefts rare (one in
+    twenty-four), which the model weighs: the pair's stored score follows, with no new
+    evidence of its own."""
     cases, spacetime = CaseBook(), SpaceTimeSink()
-    linker = Linker(cases, spacetime, LinkModel.load())
+    linker = Linker(cases, spacetime, load_link_model())
     mo = ["night", "target.truck", "tool.siphon", "fuel.diesel"]
     batches: list[list[Message]] = [
+        [_incident(f"Y-{i}", "fraud.telecom", 120.1 + 0.01 * i, 30.3, 1, []) for i in range(10)],
         [_incident("F-1", "theft.fuel", 121.70, 29.97, 2, mo)],
         [_incident("F-2", "theft.fuel", 121.705, 29.97, 3, mo)],
     ]
@@ -241,7 +243,7 @@ def test_a_pair_is_rescored_as_the_stream_moves_on_without_evidence_of_its_own()
     now = linker.score("F-1", "F-2")
     assert now is not None and now.probability > first + 0.01  # rarity raised the score
     # rescored as the cases grew (by REFRESH_GROWTH since its last scoring), not only once
-    assert stored.features["cat_rarity"] > 1.0
+    assert stored.features["cat_rarity"] > 3.0
     assert abs(stored.probability - now.probability) < (now.probability - first) / 3
 
 
