@@ -18,8 +18,8 @@ Two kinds of model (``--model``):
 The threshold above which a link is accepted is the one whose series (the
 :class:`SeriesTracker` over the links) have the best mean pair F1 on the training streams.
 The model is written to ``graph/link_model.json`` with the seeds, settings and the quality
-measured on held-out seeds it was not trained on. Training streams 60 scenarios (seeds
-101-130 at scales 0.3 and 1.0), on two processes by default: about ten minutes.
+measured on held-out seeds it was not trained on. Training streams 120 scenarios (seeds
+101-160 at scales 0.3 and 1.0), on two processes by default: about ten minutes.
 """
 
 from __future__ import annotations
@@ -426,7 +426,7 @@ def _held_out(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m graph.train_links", description=__doc__)
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(101, 131)))
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(101, 161)))
     parser.add_argument("--eval-seeds", type=int, nargs="+", default=[7, 8, 9])
     parser.add_argument("--days", type=float, default=3.0)
     parser.add_argument(
