@@ -27,13 +27,14 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ingest.sqlite import connect
 
 __all__ = ["AuditEntry", "AuditLog", "fingerprint"]
 
@@ -120,9 +121,7 @@ class AuditLog:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db = connect(self.path)  # WAL, waits out another process opening it
         self._db.executescript(_SCHEMA)
         self._lock = threading.RLock()
         self._depth = 0

@@ -19,12 +19,13 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
-import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ingest.sqlite import connect
 
 __all__ = ["Command", "CommandLog"]
 
@@ -73,9 +74,7 @@ class CommandLog:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db = connect(self.path)  # WAL, waits out another process opening it
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
 
